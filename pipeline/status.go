@@ -1,0 +1,30 @@
+package pipeline
+
+import "time"
+
+// State is where a camera's supervisor is in its cycle.
+type State string
+
+// Camera states, as reported by the status API (DESIGN.md).
+const (
+	StateStarting  State = "starting"  // ffmpeg runs, no first frame yet
+	StateStreaming State = "streaming" // frames arrive
+	StateStalled   State = "stalled"   // frames stopped; ffmpeg is being restarted
+	StateBackoff   State = "backoff"   // waiting before the next start
+	StateIdle      State = "idle"      // on-demand camera with no viewer: no ffmpeg
+	StateFailed    State = "failed"    // will not be retried
+)
+
+// Status is a snapshot of one camera for the status API and metrics.
+type Status struct {
+	Name        string     `json:"name"`
+	URL         string     `json:"url"` // password redacted
+	State       State      `json:"state"`
+	FPS         float64    `json:"fps"` // measured over the last seconds
+	Frames      uint64     `json:"frames"`
+	Bytes       uint64     `json:"bytes"`
+	LastFrameAt *time.Time `json:"last_frame_at"`
+	Restarts    uint64     `json:"restarts"`
+	LastError   string     `json:"last_error"` // password redacted
+	Clients     int        `json:"clients"`
+}
