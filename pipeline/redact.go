@@ -40,7 +40,11 @@ func NewRedactor(rawURL string) *Redactor {
 		}
 	}
 	// Longest forms first: the replacer picks the first match at a position.
+	if _, raw, ok := strings.Cut(u.User.String(), ":"); ok {
+		add(raw) // as written in the URL (userinfo escaping)
+	}
 	add(url.QueryEscape(pass))
+	add(strings.ReplaceAll(url.QueryEscape(pass), "+", "%20"))
 	add(url.PathEscape(pass))
 	add(pass)
 	return &Redactor{r: strings.NewReplacer(pairs...)}

@@ -1,0 +1,208 @@
+// Command rtsp2mjpeg serves RTSP IP cameras as HTTP MJPEG streams and JPEG
+// snapshots. See README.md and DESIGN.md for the contract.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/httpapi"
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitUsage is the exit code for bad flags, config or environment (DESIGN.md).
+const exitUsage = 2
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a problem with how the program was started: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// options are the command line after flags and environment are merged.
+type options struct {
+	url       string
+	config    string
+	listen    string
+	demo      bool
+	logLevel  string
+	logFormat string
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("rtsp2mjpeg", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.url, "url", "", "one camera, named \"default\" (env RTSP2MJPEG_URL)")
+	fs.StringVar(&o.config, "config", "", "YAML file with several cameras (env RTSP2MJPEG_CONFIG)")
+	fs.StringVar(&o.listen, "listen", "", "HTTP address (env RTSP2MJPEG_LISTEN, default \":8007\")")
+	fs.BoolVar(&o.demo, "demo", false, "serve a built-in synthetic camera (no hardware needed)")
+	fs.StringVar(&o.logLevel, "log-level", "", "debug|info|warn|error (env RTSP2MJPEG_LOG_LEVEL, default info)")
+	fs.StringVar(&o.logFormat, "log-format", "", "text|json (env RTSP2MJPEG_LOG_FORMAT, default text)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  rtsp2mjpeg [flags]     serve (the default)\n  rtsp2mjpeg version\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nExamples:\n  rtsp2mjpeg --url 'rtsp://user:pass@192.0.2.10:554/stream1'\n  rtsp2mjpeg --demo\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return o, usagef("unexpected argument %q (try --help)", fs.Arg(0))
+	}
+	// Flags win over the environment.
+	envDefault := func(v *string, key, def string) {
+		if *v == "" {
+			*v = getenv(key)
+		}
+		if *v == "" {
+			*v = def
+		}
+	}
+	envDefault(&o.url, "RTSP2MJPEG_URL", "")
+	envDefault(&o.config, "RTSP2MJPEG_CONFIG", "")
+	envDefault(&o.listen, "RTSP2MJPEG_LISTEN", ":8007")
+	envDefault(&o.logLevel, "RTSP2MJPEG_LOG_LEVEL", "info")
+	envDefault(&o.logFormat, "RTSP2MJPEG_LOG_FORMAT", "text")
+
+	sources := 0
+	for _, set := range []bool{o.url != "", o.config != "", o.demo} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return o, usagef("no camera: pass --url rtsp://user:pass@host:554/path (or RTSP2MJPEG_URL), --config FILE (or RTSP2MJPEG_CONFIG), or --demo")
+	case sources > 1:
+		return o, usagef("--url, --config and --demo are exclusive: pass only one")
+	}
+	return o, nil
+}
+
+func newLogger(o options, stderr io.Writer) (*logrus.Logger, error) {
+	log := logrus.New()
+	log.SetOutput(stderr)
+	level, err := logrus.ParseLevel(o.logLevel)
+	if err != nil || !map[string]bool{"debug": true, "info": true, "warn": true, "warning": true, "error": true}[strings.ToLower(o.logLevel)] {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log.SetLevel(level)
+	switch o.logFormat {
+	case "text":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return nil, usagef("--log-format %q: want text or json", o.logFormat)
+	}
+	return log, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintf(stdout, "rtsp2mjpeg %s\n", version)
+		return 0
+	}
+	err := serve(ctx, args, getenv, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "rtsp2mjpeg: %s\n", ue.msg)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "rtsp2mjpeg: %s\n", err)
+		return 1
+	}
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	ffmpegPath, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		return usagef("ffmpeg not found in PATH: install it (Debian/Ubuntu: sudo apt-get install ffmpeg; Alpine: apk add ffmpeg; macOS: brew install ffmpeg)")
+	}
+
+	var cfgs []pipeline.CameraConfig
+	var wg sync.WaitGroup
+	defer wg.Wait() // cameras and the demo camera end before we return
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	switch {
+	case o.config != "":
+		return usagef("--config: config files are not supported yet; use --url")
+	case o.demo:
+		url, err := startDemo(ctx, &wg, ffmpegPath, log.WithField("component", "demo"))
+		if err != nil {
+			return fmt.Errorf("demo camera: %w", err)
+		}
+		c := pipeline.DefaultCameraConfig("demo", url)
+		cfgs = append(cfgs, c)
+	default:
+		cfgs = append(cfgs, pipeline.DefaultCameraConfig("default", o.url))
+	}
+	for i := range cfgs {
+		cfgs[i].FFmpeg = ffmpegPath
+		if err := cfgs[i].Validate(); err != nil {
+			return usagef("camera %s: %v", cfgs[i].Name, err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usagef("listen on %s: %v (is another program using the port? pass --listen)", o.listen, err)
+	}
+
+	cams := make([]httpapi.Camera, 0, len(cfgs))
+	for _, cfg := range cfgs {
+		cam := pipeline.NewCamera(cfg, log.WithField("component", "pipeline"))
+		cams = append(cams, cam)
+		wg.Go(func() { _ = cam.Run(ctx) })
+		log.WithFields(logrus.Fields{"camera": cfg.Name, "url": pipeline.RedactURL(cfg.URL)}).Info("camera added")
+	}
+	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "version": version}).Info("serving")
+	h := httpapi.NewRouter(httpapi.Config{}, cams, log.WithField("component", "http"))
+	err = httpapi.Serve(ctx, ln, h, log.WithField("component", "http"))
+	cancel()
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}

@@ -1,0 +1,377 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Restart reasons that are not an exit of ffmpeg.
+var (
+	errNoFirstFrame = errors.New("no first frame within start_timeout")
+	errStalled      = errors.New("no frame within stall_timeout")
+	errIdle         = errors.New("no viewer for idle_timeout")
+)
+
+const (
+	backoffMin   = 500 * time.Millisecond
+	backoffMax   = 30 * time.Second
+	healthyAfter = 30 * time.Second // a run this long resets the backoff
+	probeEvery   = 250 * time.Millisecond
+	waitDelay    = 2 * time.Second // SIGTERM, then SIGKILL after this
+)
+
+// Camera runs and supervises one ffmpeg and holds its newest frame. Run
+// drives it; the other methods are safe for concurrent use.
+type Camera struct {
+	cfg    CameraConfig
+	log    *logrus.Entry
+	hub    *Hub
+	redact *Redactor
+	stderr *stderrLog
+	wake   chan struct{} // a viewer arrived at an idle on-demand camera
+
+	mu          sync.Mutex // guards the fields below
+	state       State
+	lastErr     string
+	restarts    uint64
+	frames      uint64
+	bytes       uint64
+	lastFrameAt time.Time
+	rate        rateMeter
+	clients     int
+	stopRun     context.CancelCauseFunc // stops the running ffmpeg; nil when none
+	idleTimer   *time.Timer
+}
+
+// NewCamera returns a camera for cfg, which must be valid. Nothing runs
+// before Run.
+func NewCamera(cfg CameraConfig, log *logrus.Entry) *Camera {
+	r := NewRedactor(cfg.URL)
+	log = log.WithField("camera", cfg.Name)
+	state := StateStarting
+	if cfg.OnDemand {
+		state = StateIdle
+	}
+	return &Camera{
+		cfg:    cfg,
+		log:    log,
+		hub:    NewHub(),
+		redact: r,
+		stderr: newStderrLog(log, r),
+		wake:   make(chan struct{}, 1),
+		state:  state,
+	}
+}
+
+// Name returns the camera's name.
+func (c *Camera) Name() string { return c.cfg.Name }
+
+// Latest returns the newest frame, or nil before the first one.
+func (c *Camera) Latest() *Frame { return c.hub.Latest() }
+
+// Next returns the newest frame with Seq > after, waiting for it.
+func (c *Camera) Next(ctx context.Context, after uint64) (*Frame, error) {
+	return c.hub.Next(ctx, after)
+}
+
+// Status reports the camera's state and counters, password masked.
+func (c *Camera) Status() Status {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Status{
+		Name:      c.cfg.Name,
+		URL:       RedactURL(c.cfg.URL),
+		State:     c.state,
+		FPS:       c.rate.Rate(now),
+		Frames:    c.frames,
+		Bytes:     c.bytes,
+		Restarts:  c.restarts,
+		LastError: c.lastErr,
+		Clients:   c.clients,
+	}
+	if !c.lastFrameAt.IsZero() {
+		t := c.lastFrameAt
+		s.LastFrameAt = &t
+	}
+	return s
+}
+
+// Acquire registers a viewer. An on-demand camera runs ffmpeg while it has
+// one, and stops it idle_timeout after the last leaves.
+func (c *Camera) Acquire() (release func()) {
+	c.mu.Lock()
+	c.clients++
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+		c.idleTimer = nil
+	}
+	if c.clients == 1 {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(c.release) }
+}
+
+func (c *Camera) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clients--
+	if c.clients > 0 || !c.cfg.OnDemand {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(c.cfg.IdleTimeout, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.idleTimer != t { // stopped and replaced meanwhile
+			return
+		}
+		c.idleTimer = nil
+		if c.clients == 0 && c.stopRun != nil {
+			c.stopRun(errIdle)
+		}
+	})
+	c.idleTimer = t
+}
+
+// Run supervises ffmpeg until ctx ends: it restarts it after any exit, with
+// backoff, and kills it when frames do not come. It returns nil when ctx ends.
+func (c *Camera) Run(ctx context.Context) error {
+	defer func() {
+		c.mu.Lock()
+		if c.idleTimer != nil {
+			c.idleTimer.Stop()
+			c.idleTimer = nil
+		}
+		c.mu.Unlock()
+	}()
+	b := Backoff{Min: backoffMin, Max: backoffMax}
+	for {
+		if c.cfg.OnDemand && !c.waitForViewer(ctx) {
+			return nil
+		}
+		healthy, err := c.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errIdle) {
+			c.log.Info("stopped ffmpeg: no viewer")
+			b.Reset()
+			continue
+		}
+		if healthy >= healthyAfter {
+			b.Reset()
+		}
+		wait := b.Next()
+		msg := c.redact.Redact(err.Error())
+		c.mu.Lock()
+		c.restarts++
+		c.state = StateBackoff
+		c.lastErr = msg
+		c.mu.Unlock()
+		c.log.WithFields(logrus.Fields{
+			"reason":      msg,
+			"stderr_tail": c.stderr.Tail(),
+			"retry_in":    wait.Round(time.Millisecond).String(),
+		}).Warn("ffmpeg stopped, restarting")
+		if c.sleep(ctx, wait) {
+			b.Reset() // the camera just came back: retry soon if it is not ready yet
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// waitForViewer parks an on-demand camera until someone watches. It
+// returns false when ctx ends.
+func (c *Camera) waitForViewer(ctx context.Context) bool {
+	for {
+		c.mu.Lock()
+		if c.clients > 0 {
+			c.mu.Unlock()
+			return true
+		}
+		c.state = StateIdle
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// sleep waits d, or less when the camera's host was unreachable and answers
+// again: a TCP dial costs far less than an ffmpeg start, and frames return
+// as soon as the camera is back whatever the backoff has grown to. It
+// reports whether it woke early for that reason.
+func (c *Camera) sleep(ctx context.Context, d time.Duration) (cameBack bool) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	addr := dialAddr(c.cfg.URL)
+	var tick <-chan time.Time
+	if addr != "" {
+		t := time.NewTicker(probeEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	down := false
+	dialer := net.Dialer{Timeout: probeEvery}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return false
+		case <-tick:
+			conn, err := dialer.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				down = true
+				continue
+			}
+			conn.Close()
+			if down {
+				c.log.Info("camera answers again, restarting now")
+				return true
+			}
+		}
+	}
+}
+
+// dialAddr returns host:port of a network camera URL, or "" for files.
+func dialAddr(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "rtsp":
+			port = "554"
+		case "rtsps":
+			port = "322"
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		default:
+			return ""
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// runOnce starts ffmpeg, publishes its frames and returns when it ends. It
+// reports how long frames flowed and why it ended.
+func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Start and Wait on one locked OS thread, for Pdeathsig.
+	unlock := lockThread()
+	defer unlock()
+
+	args := BuildArgs(c.cfg)
+	cmd := exec.CommandContext(runCtx, c.cfg.FFmpeg, args...)
+	setProcAttr(cmd)
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = waitDelay
+	c.stderr.Reset()
+	cmd.Stderr = c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, fmt.Errorf("ffmpeg stdout: %w", err)
+	}
+	c.mu.Lock()
+	c.state = StateStarting
+	c.stopRun = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.stopRun = nil
+		c.mu.Unlock()
+	}()
+	c.log.WithField("args", RedactArgs(args)).Debug("starting ffmpeg")
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start ffmpeg: %w", err)
+	}
+
+	var gotFirst atomic.Bool
+	watchdog := time.AfterFunc(c.cfg.StartTimeout, func() {
+		if gotFirst.Load() {
+			c.setState(StateStalled)
+			cancel(errStalled)
+		} else {
+			cancel(errNoFirstFrame)
+		}
+	})
+	sp := NewSplitter(stdout, 0)
+	var first time.Time
+	for {
+		data, rerr := sp.Next()
+		if rerr != nil {
+			break
+		}
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+			gotFirst.Store(true)
+			c.log.WithField("after", now.Sub(started).Round(time.Millisecond).String()).Info("first frame")
+		}
+		watchdog.Reset(c.cfg.StallTimeout)
+		c.publish(data, now)
+	}
+	watchdog.Stop()
+	werr := cmd.Wait()
+	if !first.IsZero() {
+		healthy = time.Since(first)
+	}
+	if ctx.Err() != nil {
+		return healthy, ctx.Err()
+	}
+	if cause := context.Cause(runCtx); cause != nil {
+		return healthy, cause
+	}
+	if werr == nil {
+		werr = errors.New("exit status 0")
+	}
+	if tail := c.stderr.Tail(); tail != "" {
+		return healthy, fmt.Errorf("ffmpeg exited (%w): %s", werr, tail)
+	}
+	return healthy, fmt.Errorf("ffmpeg exited (%w)", werr)
+}
+
+func (c *Camera) publish(data []byte, now time.Time) {
+	c.hub.Publish(data, now)
+	c.mu.Lock()
+	c.state = StateStreaming
+	c.frames++
+	c.bytes += uint64(len(data))
+	c.lastFrameAt = now
+	c.rate.Add(now)
+	c.mu.Unlock()
+}
+
+func (c *Camera) setState(s State) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+}

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	ffmpeg "github.com/u2takey/ffmpeg-go"
+)
+
+// This is the only file that imports ffmpeg-go: it builds the argument list
+// and nothing else (its Run/Compile helpers log the command line with the
+// password and cannot be stopped cleanly; see shared/notes/ffmpeg-go.md).
+
+// globalArgs go first: ffmpeg-go's GlobalArgs would put them after the output.
+var globalArgs = []string{"-hide_banner", "-nostdin", "-loglevel", "warning"}
+
+// BuildArgs returns ffmpeg's arguments (without the program name) for a
+// camera: read its URL, write image2pipe MJPEG to stdout.
+func BuildArgs(c CameraConfig) []string {
+	in := inputArgs(c)
+	out := ffmpeg.KwArgs{"an": "", "f": "image2pipe"}
+	if c.Codec == CodecCopy {
+		// Stream copy cannot be filtered: fps and width do not apply.
+		out["c:v"] = "copy"
+	} else {
+		out["c:v"] = "mjpeg"
+		out["q:v"] = strconv.Itoa(c.Quality)
+		if vf := videoFilter(c); vf != "" {
+			out["vf"] = vf
+		}
+	}
+	args := ffmpeg.Input(inputTarget(c.URL), in).Output("pipe:1", out).GetArgs()
+	return append(append([]string(nil), globalArgs...), args...)
+}
+
+// inputArgs picks input options by scheme: ffmpeg 5.1 refuses RTSP options
+// on a file input and the reverse.
+func inputArgs(c CameraConfig) ffmpeg.KwArgs {
+	kw := ffmpeg.KwArgs{}
+	scheme := strings.ToLower(schemeOf(c.URL))
+	switch scheme {
+	case "rtsp", "rtsps":
+		kw["rtsp_transport"] = c.RTSPTransport
+		// -timeout is the only RTSP socket timeout that works in 5.1 (µs).
+		kw["timeout"] = strconv.FormatInt(c.StallTimeout.Microseconds(), 10)
+	case "http", "https":
+		kw["timeout"] = strconv.FormatInt(c.StallTimeout.Microseconds(), 10)
+	case "file":
+		// Read at the native rate and loop, like a camera would.
+		kw["re"] = ""
+		kw["stream_loop"] = "-1"
+		return kw
+	}
+	// Low delay and a small probe: a local camera's first frame in well under a second.
+	kw["fflags"] = "nobuffer"
+	kw["flags"] = "low_delay"
+	kw["probesize"] = "500000"
+	kw["analyzeduration"] = "500000"
+	return kw
+}
+
+func videoFilter(c CameraConfig) string {
+	var f []string
+	if c.FPS > 0 {
+		f = append(f, "fps="+strconv.FormatFloat(c.FPS, 'f', -1, 64))
+	}
+	if c.Width > 0 {
+		// -2 keeps the height even, as 4:2:0 chroma needs.
+		f = append(f, "scale="+strconv.Itoa(c.Width)+":-2")
+	}
+	return strings.Join(f, ",")
+}
+
+func schemeOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Scheme
+	}
+	return ""
+}
+
+// inputTarget turns file:// URLs into the plain path ffmpeg expects.
+func inputTarget(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme == "file" {
+		if u.Path != "" {
+			return u.Path
+		}
+		return u.Opaque
+	}
+	return raw
+}
+
+// RedactArgs returns args with the camera URL's password masked, for logs.
+func RedactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if i > 0 && args[i-1] == "-i" {
+			a = RedactURL(a)
+		}
+		out[i] = a
+	}
+	return out
+}

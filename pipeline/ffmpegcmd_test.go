@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuildArgs(t *testing.T) {
+	base := DefaultCameraConfig("door", "rtsp://viewer:secret@192.0.2.10:554/stream1")
+	with := func(f func(*CameraConfig)) CameraConfig {
+		c := base
+		f(&c)
+		return c
+	}
+	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 500000 -fflags nobuffer -flags low_delay -probesize 500000 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
+	tests := []struct {
+		name string
+		cfg  CameraConfig
+		want string
+	}{
+		{"rtsp defaults", base, rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+		{"rtsp udp", with(func(c *CameraConfig) { c.RTSPTransport = "udp" }),
+			strings.Replace(rtspIn, "tcp", "udp", 1) + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+		{"fps and width", with(func(c *CameraConfig) { c.FPS = 5; c.Width = 640; c.Quality = 8 }),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 8 -vf fps=5,scale=640:-2 pipe:1"},
+		{"fractional fps", with(func(c *CameraConfig) { c.FPS = 0.5 }),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 5 -vf fps=0.5 pipe:1"},
+		{"copy ignores filters", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.FPS = 5; c.Width = 640 }),
+			rtspIn + " -an -c:v copy -f image2pipe pipe:1"},
+		{"stall timeout sets socket timeout", with(func(c *CameraConfig) { c.StallTimeout = 2 * time.Second }),
+			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+		{"http", with(func(c *CameraConfig) { c.URL = "http://192.0.2.10/video.mjpg" }),
+			"-hide_banner -nostdin -loglevel warning -analyzeduration 500000 -fflags nobuffer -flags low_delay -probesize 500000 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
+			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Join(BuildArgs(tt.cfg), " ")
+			if got != tt.want {
+				t.Errorf("args\n got: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactArgsHidesPassword(t *testing.T) {
+	args := BuildArgs(DefaultCameraConfig("door", "rtsp://viewer:s3cr%40t@192.0.2.10:554/stream1"))
+	red := RedactArgs(args)
+	joined := strings.Join(red, " ")
+	if strings.Contains(joined, "s3cr") {
+		t.Fatalf("password in redacted args: %s", joined)
+	}
+	if !slices.Contains(red, "rtsp://viewer:xxxxx@192.0.2.10:554/stream1") {
+		t.Fatalf("redacted URL missing: %s", joined)
+	}
+	if !slices.Contains(args, "rtsp://viewer:s3cr%40t@192.0.2.10:554/stream1") {
+		t.Fatal("BuildArgs must keep the real URL for ffmpeg")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := DefaultCameraConfig("door", "rtsp://u:p@192.0.2.10/x")
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	tests := []struct {
+		name string
+		mod  func(*CameraConfig)
+		want string
+	}{
+		{"bad name", func(c *CameraConfig) { c.Name = "Door!" }, "name"},
+		{"no scheme", func(c *CameraConfig) { c.URL = "192.0.2.10:554/x" }, "url"},
+		{"bad scheme", func(c *CameraConfig) { c.URL = "ftp://u:p@192.0.2.10/x" }, "scheme \"ftp\""},
+		{"no host", func(c *CameraConfig) { c.URL = "rtsp:///stream" }, "no host"},
+		{"empty url", func(c *CameraConfig) { c.URL = "" }, "url: empty"},
+		{"quality", func(c *CameraConfig) { c.Quality = 1 }, "quality"},
+		{"transport", func(c *CameraConfig) { c.RTSPTransport = "http" }, "rtsp_transport"},
+		{"codec", func(c *CameraConfig) { c.Codec = "h265" }, "codec"},
+		{"stall", func(c *CameraConfig) { c.StallTimeout = 0 }, "stall_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), ":p@") {
+				t.Fatalf("password in error: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,28 @@
+package pipeline
+
+import (
+	"os/exec"
+	"runtime"
+	"syscall"
+)
+
+// setProcAttr puts ffmpeg in its own process group (signalled as one, and
+// out of reach of a terminal's ^C) and makes the kernel kill it when the
+// daemon dies, even by kill -9.
+func setProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// lockThread pins the goroutine that starts and waits for ffmpeg to its OS
+// thread: Pdeathsig fires when the forking thread exits, not the process
+// (golang/go#27505), and a locked thread is never reused or retired under
+// the child.
+func lockThread() (unlock func()) {
+	runtime.LockOSThread()
+	return runtime.UnlockOSThread
+}
+
+// signalGroup sends sig to the process group led by pid.
+func signalGroup(pid int, sig syscall.Signal) error {
+	return syscall.Kill(-pid, sig)
+}
