@@ -51,6 +51,7 @@ type Camera struct {
 	clients     int
 	stopRun     context.CancelCauseFunc // stops the running ffmpeg; nil when none
 	idleTimer   *time.Timer
+	longProbe   bool // the short probe failed on this camera
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -288,7 +289,10 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 	unlock := lockThread()
 	defer unlock()
 
-	args := BuildArgs(c.cfg)
+	c.mu.Lock()
+	longProbe := c.longProbe
+	c.mu.Unlock()
+	args := buildArgs(c.cfg, longProbe)
 	cmd := exec.CommandContext(runCtx, c.cfg.FFmpeg, args...)
 	setProcAttr(cmd)
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
@@ -353,10 +357,24 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 	if werr == nil {
 		werr = errors.New("exit status 0")
 	}
+	if first.IsZero() && !longProbe && c.needsLongProbe() {
+		c.log.Info("the camera's stream description lacks the video size: probing longer from now on")
+		c.mu.Lock()
+		c.longProbe = true
+		c.mu.Unlock()
+	}
 	if tail := c.stderr.Tail(); tail != "" {
 		return healthy, fmt.Errorf("ffmpeg exited (%w): %s", werr, tail)
 	}
 	return healthy, fmt.Errorf("ffmpeg exited (%w)", werr)
+}
+
+// needsLongProbe tells, from ffmpeg's last words, that the short probe did
+// not find the stream's parameters.
+func (c *Camera) needsLongProbe() bool {
+	return c.stderr.Contains("Could not find codec parameters") ||
+		c.stderr.Contains("unspecified size") ||
+		c.stderr.Contains("consider increasing the value for the 'analyzeduration'")
 }
 
 func (c *Camera) publish(data []byte, now time.Time) {

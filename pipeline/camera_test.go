@@ -186,3 +186,22 @@ func TestCameraStopKillsFFmpegThatIgnoresSIGTERM(t *testing.T) {
 	cancel()
 	eventually(t, waitDelay+3*time.Second, "ffmpeg killed", func() bool { return !alive(pid) })
 }
+
+func TestCameraProbesLongerWhenShortProbeFails(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, _, _ := fakeCamera(t, "frames=0,exit=1,argsfile="+argsfile+
+		",stderr=Could not find codec parameters for stream 0 (Video: h264): unspecified size", func(*CameraConfig) {})
+	runCamera(t, cam)
+	var runs []string
+	eventually(t, 10*time.Second, "two runs", func() bool {
+		b, _ := os.ReadFile(argsfile)
+		runs = strings.Split(strings.TrimSpace(string(b)), "\n")
+		return len(runs) >= 2
+	})
+	if !strings.Contains(runs[0], "-analyzeduration 0") {
+		t.Errorf("first run: %s", runs[0])
+	}
+	if !strings.Contains(runs[1], "-analyzeduration 1000000") {
+		t.Errorf("second run did not probe longer: %s", runs[1])
+	}
+}

@@ -16,7 +16,8 @@ import (
 // fakeFFmpegEnv makes the test binary act as ffmpeg (os/exec's own pattern):
 // the camera under test runs os.Args[0] with this variable set to a mode,
 // comma-separated: frames=N (-1: endless), fps=F, exit=C, hang (after the
-// frames, write nothing and stay), ignoreterm, stderr=TEXT, pidfile=PATH.
+// frames, write nothing and stay), ignoreterm, stderr=TEXT, pidfile=PATH,
+// argsfile=PATH (one line of arguments per run).
 const fakeFFmpegEnv = "RTSP2MJPEG_FAKE_FFMPEG"
 
 func fakeJPEG(shade uint8) []byte {
@@ -41,6 +42,13 @@ func fakeFFmpeg(mode string) int {
 		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err == nil {
 			fmt.Fprintln(f, os.Getpid())
+			f.Close()
+		}
+	}
+	if p := opts["argsfile"]; p != "" {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
 			f.Close()
 		}
 	}

@@ -14,7 +14,7 @@ func TestBuildArgs(t *testing.T) {
 		f(&c)
 		return c
 	}
-	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 500000 -fflags nobuffer -flags low_delay -probesize 500000 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
+	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
 	tests := []struct {
 		name string
 		cfg  CameraConfig
@@ -32,7 +32,7 @@ func TestBuildArgs(t *testing.T) {
 		{"stall timeout sets socket timeout", with(func(c *CameraConfig) { c.StallTimeout = 2 * time.Second }),
 			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
 		{"http", with(func(c *CameraConfig) { c.URL = "http://192.0.2.10/video.mjpg" }),
-			"-hide_banner -nostdin -loglevel warning -analyzeduration 500000 -fflags nobuffer -flags low_delay -probesize 500000 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
 		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
 			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
 	}
@@ -43,6 +43,13 @@ func TestBuildArgs(t *testing.T) {
 				t.Errorf("args\n got: %s\nwant: %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLongProbeArgs(t *testing.T) {
+	got := strings.Join(buildArgs(DefaultCameraConfig("door", "rtsp://192.0.2.10/s"), true), " ")
+	if !strings.Contains(got, "-analyzeduration 1000000") || !strings.Contains(got, "-probesize 1000000") {
+		t.Fatalf("long probe args: %s", got)
 	}
 }
 

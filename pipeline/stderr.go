@@ -97,7 +97,20 @@ func (s *stderrLog) line(l string) {
 // harmless tells lines ffmpeg prints on every healthy start of an MJPEG
 // encode, which would otherwise fill the log at warn.
 func harmless(l string) bool {
-	return strings.Contains(l, "deprecated pixel format used")
+	return strings.Contains(l, "deprecated pixel format used") ||
+		strings.Contains(l, "not enough frames to estimate rate")
+}
+
+// Contains reports whether a line of the tail holds sub.
+func (s *stderrLog) Contains(sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.tail {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Tail returns the last few lines, joined, for a restart reason.
