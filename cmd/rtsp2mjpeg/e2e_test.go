@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image/jpeg"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/testcam/synthcam"
+)
+
+const camPass = "s3cr3t-Pa55"
+
+func TestViewersGetFullRateSnapshotsAndNoPassword(t *testing.T) {
+	const fps = 15
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: fps, GOP: fps,
+		User: "viewer", Pass: camPass, Log: camLog(t)})
+	d := startDaemon(t, "--url", cam.URL())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	const viewers = 10
+	const window = 4 * time.Second
+	var wg sync.WaitGroup
+	counts := make([]int, viewers)
+	for i := range viewers {
+		v := watch(ctx, t, d.base+"/video")
+		wg.Go(func() {
+			first := v.nextLive(t, 15*time.Second)
+			checkPart(t, first)
+			end := first.at.Add(window)
+			for {
+				p := v.next(t, 5*time.Second)
+				if p.at.After(end) {
+					return
+				}
+				if p.noSignal {
+					t.Errorf("viewer %d: no-signal part while the camera streams", i)
+					continue
+				}
+				checkPart(t, p)
+				counts[i]++
+			}
+		})
+	}
+	wg.Wait()
+	for i, n := range counts {
+		rate := float64(n) / window.Seconds()
+		t.Logf("viewer %d: %d frames in %v = %.1f fps", i, n, window, rate)
+		if rate < 0.9*fps {
+			t.Errorf("viewer %d got %.1f fps, want >= %.1f (90%% of the camera's %d)", i, rate, 0.9*fps, fps)
+		}
+	}
+	if n := len(d.ffmpegPIDs()); n != 1 {
+		t.Errorf("%d ffmpeg processes for %d viewers, want 1", n, viewers)
+	}
+
+	// Snapshots decode and change over time.
+	var shots [][]byte
+	for _, path := range []string{"/snapshot", "/cameras/default/snapshot", "/?action=snapshot"} {
+		resp, body := d.get(t, path)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		if resp.Header.Get("X-Timestamp") == "" || resp.Header.Get("Last-Modified") == "" {
+			t.Errorf("%s: missing X-Timestamp or Last-Modified", path)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(body)); err != nil {
+			t.Fatalf("%s: not a JPEG: %v", path, err)
+		}
+		shots = append(shots, body)
+		time.Sleep(300 * time.Millisecond) // let the moving pattern move
+	}
+	if bytes.Equal(shots[0], shots[len(shots)-1]) {
+		t.Error("snapshots taken 600 ms apart are identical: the picture does not move")
+	}
+
+	st := d.status(t, "default")
+	if st["state"] != "streaming" || !strings.Contains(st["url"].(string), "viewer:xxxxx@") {
+		t.Errorf("status = %v", st)
+	}
+	cancel()
+	d.stop(t)
+	if strings.Contains(d.log.String(), camPass) {
+		t.Error("the camera password appears in the daemon's log")
+	}
+}
+
+// A camera reboot, a frozen camera and a killed ffmpeg, each survived on the
+// same viewer connection.
+func TestDaemonSurvivesCameraFaults(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 15, GOP: 15,
+		User: "viewer", Pass: camPass, Log: camLog(t)})
+	d := startDaemon(t, "--url", cam.URL())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/cameras/default/video")
+	v.nextLive(t, 15*time.Second)
+
+	t.Run("camera reboot", func(t *testing.T) {
+		must(t, cam.Reboot(3*time.Second))
+		back := time.Now()
+		drain(v)
+		p := v.nextLive(t, 10*time.Second)
+		took := p.at.Sub(back)
+		t.Logf("frames again %v after the camera returned", took.Round(time.Millisecond))
+		if took > 3*time.Second {
+			t.Errorf("frames came back %v after the camera, want <= 3s", took)
+		}
+	})
+
+	t.Run("camera frozen past stall_timeout", func(t *testing.T) {
+		restarts := d.status(t, "default")["restarts"].(float64)
+		must(t, cam.Pause())
+		paused := true
+		defer func() {
+			if paused {
+				_ = cam.Resume()
+			}
+		}()
+		eventually(t, 15*time.Second, "the daemon to restart ffmpeg after the stall", func() bool {
+			st := d.status(t, "default")
+			return st["restarts"].(float64) > restarts && strings.Contains(st["last_error"].(string), "stall_timeout")
+		})
+		resp, body := d.get(t, "/snapshot")
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("snapshot during the gap: %d %q (Retry-After %q), want 503 JSON", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+		if p := v.next(t, 5*time.Second); !p.noSignal {
+			t.Error("viewer got no no-signal part during the gap")
+		}
+		must(t, cam.Resume())
+		paused = false
+		drain(v)
+		v.nextLive(t, 10*time.Second)
+		resp, body = d.get(t, "/snapshot")
+		if resp.StatusCode != 200 {
+			t.Fatalf("snapshot after resume: %d %s", resp.StatusCode, body)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(body)); err != nil {
+			t.Errorf("snapshot after resume: %v", err)
+		}
+	})
+
+	t.Run("ffmpeg killed", func(t *testing.T) {
+		pids := d.ffmpegPIDs()
+		if len(pids) != 1 {
+			t.Fatalf("ffmpeg children: %v", pids)
+		}
+		must(t, syscall.Kill(pids[0], syscall.SIGKILL))
+		killed := time.Now()
+		eventually(t, 10*time.Second, "a new ffmpeg", func() bool {
+			p := d.ffmpegPIDs()
+			return len(p) == 1 && p[0] != pids[0]
+		})
+		drain(v)
+		p := v.nextLive(t, 10*time.Second)
+		if !partTime(t, p).After(killed) {
+			t.Error("viewer got an old frame after the kill")
+		}
+		t.Logf("live frames again %v after SIGKILL", p.at.Sub(killed).Round(time.Millisecond))
+	})
+	cancel()
+	d.stop(t)
+	if strings.Contains(d.log.String(), camPass) {
+		t.Error("the camera password appears in the daemon's log")
+	}
+}
+
+// drain drops the parts a viewer has queued, so the next one read is new.
+func drain(v *viewer) {
+	for {
+		select {
+		case _, ok := <-v.parts:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func TestDemoServesAMovingPicture(t *testing.T) {
+	needFFmpeg(t)
+	d := startDaemon(t, "--demo")
+	var shots [][]byte
+	eventually(t, 20*time.Second, "two different demo snapshots", func() bool {
+		resp, body := d.get(t, "/snapshot")
+		if resp.StatusCode == 200 {
+			if _, err := jpeg.Decode(bytes.NewReader(body)); err != nil {
+				t.Fatalf("demo snapshot: %v", err)
+			}
+			shots = append(shots, body)
+		}
+		return len(shots) >= 2 && !bytes.Equal(shots[0], shots[len(shots)-1])
+	})
+	d.stop(t)
+}
+
+func TestStartErrorsExit2(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer busy.Close()
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"no camera", nil, nil, "--url"},
+		{"url and demo", []string{"--url", "rtsp://h/x", "--demo"}, nil, "exclusive"},
+		{"bad scheme", []string{"--url", "ftp://u:pw1234@h/x"}, nil, "scheme \"ftp\""},
+		{"no host", []string{"--url", "rtsp:///x"}, nil, "no host"},
+		{"bad flag", []string{"--nope"}, nil, "nope"},
+		{"bad log level", []string{"--url", "rtsp://h/x", "--log-level", "loud"}, nil, "log-level"},
+		{"port in use", []string{"--url", "rtsp://127.0.0.1:1/x", "--listen", busy.Addr().String()}, nil, "listen"},
+		{"ffmpeg missing", []string{"--url", "rtsp://h/x"}, []string{"PATH=/nonexistent"}, "apt-get install ffmpeg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := launchEnv(t, tt.env, tt.args...)
+			if code := d.exitCode(t, 10*time.Second); code != 2 {
+				t.Errorf("exit code %d, want 2\n%s", code, d.log)
+			}
+			if out := d.log.String(); !strings.Contains(out, tt.want) || strings.Contains(out, "pw1234") {
+				t.Errorf("message %q, want it to mention %q and no password", out, tt.want)
+			}
+		})
+	}
+}
