@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ var (
 	errNoFirstFrame = errors.New("no first frame within start_timeout")
 	errStalled      = errors.New("no frame within stall_timeout")
 	errIdle         = errors.New("no viewer for idle_timeout")
+	errToCopy       = errors.New("the camera sends MJPEG: switching to codec copy")
 )
 
 const (
@@ -51,7 +53,8 @@ type Camera struct {
 	clients     int
 	stopRun     context.CancelCauseFunc // stops the running ffmpeg; nil when none
 	idleTimer   *time.Timer
-	longProbe   bool // the short probe failed on this camera
+	longProbe   bool   // the short probe failed on this camera
+	codec       string // codec auto, once known: CodecMJPEG or CodecCopy
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -100,6 +103,11 @@ func (c *Camera) Status() Status {
 		Restarts:  c.restarts,
 		LastError: c.lastErr,
 		Clients:   c.clients,
+		Codec:     c.cfg.Codec,
+		Running:   c.stopRun != nil,
+	}
+	if c.cfg.Codec == CodecAuto && c.codec != "" {
+		s.Codec = c.codec
 	}
 	if !c.lastFrameAt.IsZero() {
 		t := c.lastFrameAt
@@ -173,6 +181,10 @@ func (c *Camera) Run(ctx context.Context) error {
 		if errors.Is(err, errIdle) {
 			c.log.Info("stopped ffmpeg: no viewer")
 			b.Reset()
+			continue
+		}
+		if errors.Is(err, errToCopy) {
+			c.log.Info(errToCopy.Error())
 			continue
 		}
 		if healthy >= healthyAfter {
@@ -291,8 +303,12 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 
 	c.mu.Lock()
 	longProbe := c.longProbe
+	cfg := c.cfg
+	if cfg.Codec == CodecAuto && c.codec != "" {
+		cfg.Codec = c.codec
+	}
 	c.mu.Unlock()
-	args := buildArgs(c.cfg, longProbe)
+	args := buildArgs(cfg, longProbe)
 	cmd := exec.CommandContext(runCtx, c.cfg.FFmpeg, args...)
 	setProcAttr(cmd)
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
@@ -316,6 +332,20 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
+	}
+
+	if cfg.Codec == CodecAuto {
+		// Re-encode now for a fast first frame; switch to copy if ffprobe
+		// finds the camera already sends MJPEG.
+		probeDone := make(chan struct{})
+		defer func() {
+			cancel(nil)
+			<-probeDone
+		}()
+		go func() {
+			defer close(probeDone)
+			c.detectCodec(runCtx, cancel)
+		}()
 	}
 
 	var gotFirst atomic.Bool
@@ -367,6 +397,42 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 		return healthy, fmt.Errorf("ffmpeg exited (%w): %s", werr, tail)
 	}
 	return healthy, fmt.Errorf("ffmpeg exited (%w)", werr)
+}
+
+// detectCodec asks ffprobe for the camera's codec. When it is MJPEG it
+// stops the current run with errToCopy so the next one forwards the
+// camera's own JPEGs.
+func (c *Camera) detectCodec(ctx context.Context, stop context.CancelCauseFunc) {
+	if c.cfg.FFprobe == "" {
+		c.setCodec(CodecMJPEG)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.cfg.FFprobe, ProbeArgs(c.cfg)...)
+	setProcAttr(cmd)
+	cmd.WaitDelay = waitDelay
+	out, err := cmd.Output()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.WithField("error", c.redact.Redact(err.Error())).Debug("ffprobe failed; will try again at the next start")
+		}
+		return
+	}
+	codec := strings.TrimSpace(string(out))
+	c.log.WithField("codec", codec).Debug("camera codec")
+	if codec == "mjpeg" {
+		c.setCodec(CodecCopy)
+		stop(errToCopy)
+		return
+	}
+	c.setCodec(CodecMJPEG)
+}
+
+func (c *Camera) setCodec(codec string) {
+	c.mu.Lock()
+	c.codec = codec
+	c.mu.Unlock()
 }
 
 // needsLongProbe tells, from ffmpeg's last words, that the short probe did

@@ -9,7 +9,7 @@ import (
 
 // Codec choices for a camera (DESIGN.md "Config file").
 const (
-	CodecAuto  = "auto"  // re-encode to MJPEG (passthrough detection comes later)
+	CodecAuto  = "auto"  // copy when ffprobe finds MJPEG, else re-encode
 	CodecMJPEG = "mjpeg" // always re-encode to MJPEG
 	CodecCopy  = "copy"  // the camera already sends MJPEG: forward its JPEGs
 )
@@ -28,6 +28,7 @@ type CameraConfig struct {
 	RTSPTransport string // tcp|udp
 	Codec         string // auto|mjpeg|copy
 	FFmpeg        string // path to the ffmpeg binary
+	FFprobe       string // path to ffprobe, for codec auto; "" re-encodes
 }
 
 // DefaultCameraConfig returns the defaults of DESIGN.md for a camera.

@@ -71,6 +71,26 @@ func inputArgs(c CameraConfig, longProbe bool) ffmpeg.KwArgs {
 	return kw
 }
 
+// ProbeArgs returns ffprobe's arguments to print the codec name of the
+// camera's first video stream, with the same input options as ffmpeg.
+func ProbeArgs(c CameraConfig) []string {
+	args := []string{"-hide_banner", "-v", "error"}
+	in := inputArgs(c, false)
+	delete(in, "re") // ffprobe reads only the header of a file
+	delete(in, "stream_loop")
+	// ffmpeg-go sorts the options; reuse it and drop its trailing output.
+	inArgs := ffmpeg.Input(inputTarget(c.URL), in).Output("-", ffmpeg.KwArgs{}).GetArgs()
+	inArgs = inArgs[:len(inArgs)-1]
+	for i := 0; i < len(inArgs); i++ {
+		if inArgs[i] == "-i" { // ffprobe takes the input last, without -i
+			continue
+		}
+		args = append(args, inArgs[i])
+	}
+	return append(args[:len(args)-1:len(args)-1], "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name", "-of", "default=nw=1:nk=1", inputTarget(c.URL))
+}
+
 func videoFilter(c CameraConfig) string {
 	var f []string
 	if c.FPS > 0 {

@@ -102,3 +102,16 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestProbeArgs(t *testing.T) {
+	got := strings.Join(ProbeArgs(DefaultCameraConfig("door", "rtsp://u:p@192.0.2.10/s")), " ")
+	want := "-hide_banner -v error -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 rtsp://u:p@192.0.2.10/s"
+	if got != want {
+		t.Errorf("probe args\n got: %s\nwant: %s", got, want)
+	}
+	got = strings.Join(ProbeArgs(DefaultCameraConfig("f", "file:///srv/a.mkv")), " ")
+	want = "-hide_banner -v error -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 /srv/a.mkv"
+	if got != want {
+		t.Errorf("file probe args\n got: %s\nwant: %s", got, want)
+	}
+}

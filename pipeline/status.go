@@ -27,4 +27,6 @@ type Status struct {
 	Restarts    uint64     `json:"restarts"`
 	LastError   string     `json:"last_error"` // password redacted
 	Clients     int        `json:"clients"`
+	Codec       string     `json:"codec"`          // auto until detected, then mjpeg or copy
+	Running     bool       `json:"ffmpeg_running"` // an ffmpeg process exists
 }

@@ -98,7 +98,9 @@ func (s *stderrLog) line(l string) {
 // encode, which would otherwise fill the log at warn.
 func harmless(l string) bool {
 	return strings.Contains(l, "deprecated pixel format used") ||
-		strings.Contains(l, "not enough frames to estimate rate")
+		strings.Contains(l, "not enough frames to estimate rate") ||
+		strings.Contains(l, "Received packet without a start chunk") || // joined mid-frame
+		strings.HasPrefix(l, "Last message repeated")
 }
 
 // Contains reports whether a line of the tail holds sub.

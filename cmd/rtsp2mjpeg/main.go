@@ -160,6 +160,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return usagef("ffmpeg not found in PATH: install it (Debian/Ubuntu: sudo apt-get install ffmpeg; Alpine: apk add ffmpeg; macOS: brew install ffmpeg)")
 	}
 
+	ffprobePath, _ := exec.LookPath("ffprobe") // optional: codec auto re-encodes without it
+
 	var cfgs []pipeline.CameraConfig
 	var wg sync.WaitGroup
 	defer wg.Wait() // cameras and the demo camera end before we return
@@ -181,6 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	for i := range cfgs {
 		cfgs[i].FFmpeg = ffmpegPath
+		cfgs[i].FFprobe = ffprobePath
 		if err := cfgs[i].Validate(); err != nil {
 			return usagef("camera %s: %v", cfgs[i].Name, err)
 		}
