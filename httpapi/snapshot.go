@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
+)
+
+// snapshot serves one fresh JPEG of cam, or 503 (DESIGN.md "Snapshots"):
+// never a stale frame without saying so.
+func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
+	maxAge := a.cfg.MaxAge
+	if v, ok := queryValue(r, "max_age"); ok {
+		d, err := parseMaxAge(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid max_age %q: %v", v, err))
+			return
+		}
+		maxAge = d
+	}
+
+	release := cam.Acquire() // starts an on-demand camera while we wait
+	defer release()
+	f := cam.Latest()
+	if f == nil || f.NoSignal || time.Since(f.At) >= maxAge {
+		var after uint64
+		if f != nil {
+			after = f.Seq
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.SnapshotTimeout)
+		// Next returns the newest frame past after: one captured while we
+		// waited, so fresh whatever max_age is.
+		f, _ = cam.Next(ctx, after)
+		cancel()
+		if f == nil || f.NoSignal {
+			a.noFreshFrame(w, r, cam)
+			return
+		}
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Content-Length", strconv.Itoa(len(f.JPEG)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Last-Modified", f.At.UTC().Format(http.TimeFormat))
+	h.Set("X-Timestamp", string(pipeline.AppendTimestamp(nil, f.At)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(f.JPEG)
+	}
+}
+
+// snapshotError is the 503 answer of a snapshot without a fresh frame.
+type snapshotError struct {
+	Error  string         `json:"error"`
+	Camera string         `json:"camera"`
+	State  pipeline.State `json:"state"`
+}
+
+func (a *api) noFreshFrame(w http.ResponseWriter, r *http.Request, cam Camera) {
+	msg := fmt.Sprintf("no fresh frame from camera %q within %s", cam.Name(), a.cfg.SnapshotTimeout)
+	if r.Context().Err() != nil {
+		// The client left or the server is stopping: say so rather than
+		// leave an empty 200 behind.
+		msg = fmt.Sprintf("request ended before a fresh frame from camera %q", cam.Name())
+	}
+	w.Header().Set("Retry-After", "2") // seconds
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusServiceUnavailable, snapshotError{
+		Error:  msg,
+		Camera: cam.Name(),
+		State:  cam.Status().State,
+	})
+}
+
+// parseMaxAge accepts a Go duration ("2s", "500ms") or plain seconds
+// ("2", "0.5"), not negative.
+func parseMaxAge(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		s, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || math.IsNaN(s) || math.IsInf(s, 0) || s > float64(math.MaxInt64/2)/float64(time.Second) {
+			return 0, fmt.Errorf("want a duration like 2s or 500ms, or seconds")
+		}
+		d = time.Duration(s * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative")
+	}
+	return d, nil
+}

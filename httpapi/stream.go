@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
+)
+
+// video serves the MJPEG stream of cam (DESIGN.md "The MJPEG stream").
+func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
+	var gap time.Duration // least time between two camera frames sent; 0: no cap
+	if v, ok := queryValue(r, "fps"); ok {
+		fps, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(fps > 0) || math.IsInf(fps, 0) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid fps %q: want a number > 0", v))
+			return
+		}
+		gap = time.Duration(min(float64(time.Second)/fps, float64(math.MaxInt64/2)))
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+pipeline.Boundary)
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	defer cam.Acquire()()
+	s := &stream{
+		w:        w,
+		rc:       http.NewResponseController(w),
+		cam:      cam,
+		timeout:  a.cfg.WriteTimeout,
+		noSignal: a.placeholders[cam.Name()],
+		every:    a.cfg.NoSignalEvery,
+		gap:      gap,
+	}
+	log := requestLog(r).WithField("camera", cam.Name())
+	log.Debug("viewer connected")
+	err := s.run(r.Context())
+	log.WithError(err).Debug("viewer gone")
+}
+
+// stream writes one viewer's MJPEG response.
+type stream struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	cam      Camera
+	timeout  time.Duration // write timeout, per write
+	noSignal *noSignal
+	every    time.Duration // no-signal period
+	gap      time.Duration // rate cap: least time between two camera frames
+}
+
+// run streams until ctx ends (viewer gone, server shutdown) or a write
+// fails, and returns why.
+func (s *stream) run(ctx context.Context) error {
+	// The preamble goes out with the headers at once, so a viewer of a camera
+	// that is down gets an answer instead of waiting for the first frame.
+	if err := s.write([]byte(pipeline.StreamPreamble)); err != nil {
+		return err
+	}
+	var (
+		seq      uint64      // the last camera frame seen; 0: the newest held comes first
+		lastSent time.Time   // when the last camera frame was sent
+		pause    *time.Timer // rate cap; made on first use
+	)
+	defer func() {
+		if pause != nil {
+			pause.Stop()
+		}
+	}()
+	for {
+		if s.gap > 0 && !lastSent.IsZero() {
+			// Rate cap: let the interval pass, then send the newest frame,
+			// skipping those that came meanwhile.
+			if d := s.gap - time.Since(lastSent); d > 0 {
+				if pause == nil {
+					pause = time.NewTimer(d)
+				} else {
+					pause.Reset(d)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-pause.C:
+				}
+			}
+		}
+		wait, cancel := context.WithTimeout(ctx, s.every)
+		f, err := s.cam.Next(wait, seq)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var part []byte
+		if err != nil {
+			// No frame for s.every: show the outage, which also keeps
+			// proxies from cutting an idle connection.
+			part = s.noSignal.frame(s.cam.Latest(), time.Now()).Part
+		} else {
+			seq = f.Seq
+			lastSent = time.Now()
+			part = f.Part
+		}
+		if err := s.write(part); err != nil {
+			return err
+		}
+	}
+}
+
+// write sends p in one write (a part carries the next boundary, so the
+// browser shows it at once) and flushes it, within the write timeout.
+func (s *stream) write(p []byte) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // per write, not per response
+	if _, err := s.w.Write(p); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	return nil
+}
+
+// queryValue returns the query parameter key and whether it was given.
+func queryValue(r *http.Request, key string) (string, bool) {
+	q := r.URL.Query()
+	return q.Get(key), q.Has(key)
+}
