@@ -15,8 +15,9 @@ var pageTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 
 // page answers the browser page: a live tile per camera.
 func (a *api) page(w http.ResponseWriter, r *http.Request) {
-	names := make([]string, len(a.cams))
-	for i, c := range a.cams {
+	cams := a.cameras().cams
+	names := make([]string, len(cams))
+	for i, c := range cams {
 		names[i] = c.Name()
 	}
 	var buf bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -46,32 +47,33 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// api holds what the handlers share. It is immutable after NewRouter, but
-// for the placeholders, which guard themselves.
+// api holds what the handlers share.
 type api struct {
-	cfg          Config
-	log          *logrus.Entry
+	cfg Config
+	log *logrus.Entry
+	set atomic.Pointer[cameraSet] // replaced whole by SetCameras
+}
+
+// cameraSet is the cameras served at one time; never modified once stored.
+type cameraSet struct {
 	cams         []Camera             // config order; cams[0] serves /video and /snapshot
 	byName       map[string]Camera    // the same cameras by name
 	placeholders map[string]*noSignal // "no signal" image cache, per camera name
 }
 
+// Router is the HTTP handler of the daemon.
+type Router struct {
+	http.Handler
+	a *api
+}
+
 // NewRouter returns the handler of every route in DESIGN.md "HTTP API",
 // wrapped in the access log and panic recovery. cams are in config order:
 // the first one also serves /video, /snapshot and the mjpg-streamer URLs.
-func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) http.Handler {
+func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) *Router {
 	cfg = cfg.withDefaults()
-	a := &api{
-		cfg:          cfg,
-		log:          log,
-		cams:         cams,
-		byName:       make(map[string]Camera, len(cams)),
-		placeholders: make(map[string]*noSignal, len(cams)),
-	}
-	for _, c := range cams {
-		a.byName[c.Name()] = c
-		a.placeholders[c.Name()] = newNoSignal(c.Name(), cfg.NoSignalEvery)
-	}
+	a := &api{cfg: cfg, log: log}
+	a.setCameras(cams)
 
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(notFound)
@@ -90,8 +92,43 @@ func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) http.Handler {
 	get("/api/cameras", a.statusAll)
 	get("/api/cameras/{name}", a.named(a.status))
 
-	return logRequests(log, recoverPanics(r))
+	return &Router{Handler: logRequests(log, recoverPanics(r)), a: a}
 }
+
+// SetCameras replaces the cameras served (a config reload). Requests under
+// way keep the camera they resolved; a camera kept across the change keeps
+// its viewers.
+func (rt *Router) SetCameras(cams []Camera) { rt.a.setCameras(cams) }
+
+func (a *api) setCameras(cams []Camera) {
+	old := a.set.Load()
+	s := &cameraSet{
+		cams:         cams,
+		byName:       make(map[string]Camera, len(cams)),
+		placeholders: make(map[string]*noSignal, len(cams)),
+	}
+	for _, c := range cams {
+		s.byName[c.Name()] = c
+		if old != nil && old.placeholders[c.Name()] != nil {
+			s.placeholders[c.Name()] = old.placeholders[c.Name()]
+		} else {
+			s.placeholders[c.Name()] = newNoSignal(c.Name(), a.cfg.NoSignalEvery)
+		}
+	}
+	a.set.Store(s)
+}
+
+// placeholder returns the "no signal" cache of a camera (a new one for a
+// camera removed meanwhile).
+func (a *api) placeholder(name string) *noSignal {
+	if p := a.cameras().placeholders[name]; p != nil {
+		return p
+	}
+	return newNoSignal(name, a.cfg.NoSignalEvery)
+}
+
+// cameras returns the cameras served now.
+func (a *api) cameras() *cameraSet { return a.set.Load() }
 
 // cameraHandler serves a request about one camera.
 type cameraHandler func(w http.ResponseWriter, r *http.Request, cam Camera)
@@ -100,7 +137,7 @@ type cameraHandler func(w http.ResponseWriter, r *http.Request, cam Camera)
 func (a *api) named(h cameraHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["name"]
-		cam, ok := a.byName[name]
+		cam, ok := a.cameras().byName[name]
 		if !ok {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown camera %q", name))
 			return
@@ -112,11 +149,12 @@ func (a *api) named(h cameraHandler) http.HandlerFunc {
 // first serves h with the first camera (the old service's URLs).
 func (a *api) first(h cameraHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if len(a.cams) == 0 {
+		cams := a.cameras().cams
+		if len(cams) == 0 {
 			writeError(w, http.StatusNotFound, "no camera configured")
 			return
 		}
-		h(w, r, a.cams[0])
+		h(w, r, cams[0])
 	}
 }
 
@@ -140,8 +178,9 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 		a.page(w, r)
 		return
 	}
-	names := make([]string, len(a.cams))
-	for i, c := range a.cams {
+	cams := a.cameras().cams
+	names := make([]string, len(cams))
+	for i, c := range cams {
 		names[i] = c.Name()
 	}
 	writeJSON(w, http.StatusOK, struct {

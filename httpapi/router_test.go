@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,23 @@ func TestWantsHTML(t *testing.T) {
 		if got := wantsHTML(r); got != tt.want {
 			t.Errorf("wantsHTML(%q) = %v, want %v", tt.accept, got, tt.want)
 		}
+	}
+}
+
+func TestSetCamerasSwapsTheServedSet(t *testing.T) {
+	a, b := newFakeCamera("a"), newFakeCamera("b")
+	rt := NewRouter(Config{}, []Camera{a}, quietLog())
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	if resp := do(t, srv, http.MethodGet, "/api/cameras/b", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("b before reload: %d", resp.StatusCode)
+	}
+	rt.SetCameras([]Camera{b, a})
+	if resp := do(t, srv, http.MethodGet, "/api/cameras/b", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("b after reload: %d", resp.StatusCode)
+	}
+	rt.SetCameras([]Camera{b})
+	if resp := do(t, srv, http.MethodGet, "/api/cameras/a", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a after removal: %d", resp.StatusCode)
 	}
 }

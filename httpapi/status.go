@@ -8,8 +8,9 @@ import (
 
 // statusAll answers the status of every camera, in config order.
 func (a *api) statusAll(w http.ResponseWriter, _ *http.Request) {
-	all := make([]pipeline.Status, len(a.cams))
-	for i, c := range a.cams {
+	cams := a.cameras().cams
+	all := make([]pipeline.Status, len(cams))
+	for i, c := range cams {
 		all[i] = c.Status()
 	}
 	writeJSON(w, http.StatusOK, all)

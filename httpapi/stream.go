@@ -39,7 +39,7 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 		rc:       http.NewResponseController(w),
 		cam:      cam,
 		timeout:  a.cfg.WriteTimeout,
-		noSignal: a.placeholders[cam.Name()],
+		noSignal: a.placeholder(cam.Name()),
 		every:    a.cfg.NoSignalEvery,
 		gap:      gap,
 	}
