@@ -22,6 +22,7 @@ var (
 	errStalled      = errors.New("no frame within stall_timeout")
 	errIdle         = errors.New("no viewer for idle_timeout")
 	errToCopy       = errors.New("the camera sends MJPEG: switching to codec copy")
+	errReconfigured = errors.New("configuration changed")
 )
 
 const (
@@ -35,14 +36,15 @@ const (
 // Camera runs and supervises one ffmpeg and holds its newest frame. Run
 // drives it; the other methods are safe for concurrent use.
 type Camera struct {
-	cfg    CameraConfig
+	name   string
 	log    *logrus.Entry
 	hub    *Hub
-	redact *Redactor
 	stderr *stderrLog
 	wake   chan struct{} // a viewer arrived at an idle on-demand camera
 
 	mu          sync.Mutex // guards the fields below
+	cfg         CameraConfig
+	redact      *Redactor // masks cfg.URL's password
 	state       State
 	lastErr     string
 	restarts    uint64
@@ -67,6 +69,7 @@ func NewCamera(cfg CameraConfig, log *logrus.Entry) *Camera {
 		state = StateIdle
 	}
 	return &Camera{
+		name:   cfg.Name,
 		cfg:    cfg,
 		log:    log,
 		hub:    NewHub(),
@@ -78,7 +81,37 @@ func NewCamera(cfg CameraConfig, log *logrus.Entry) *Camera {
 }
 
 // Name returns the camera's name.
-func (c *Camera) Name() string { return c.cfg.Name }
+func (c *Camera) Name() string { return c.name }
+
+// config returns the current configuration and its redactor.
+func (c *Camera) config() (CameraConfig, *Redactor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg, c.redact
+}
+
+// Reconfigure applies a changed configuration (same name) at once: ffmpeg
+// restarts with it, while viewers, the newest frame and counters stay.
+func (c *Camera) Reconfigure(cfg CameraConfig) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg.Name = c.name
+	c.cfg = cfg
+	c.redact = NewRedactor(cfg.URL)
+	c.codec, c.longProbe = "", false
+	c.lastErr = ""
+	if c.stopRun != nil {
+		c.stopRun(errReconfigured)
+	}
+	select { // an idle on-demand camera re-checks its viewers
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close ends the streams of every viewer; call it after Run returned, when
+// the camera is removed.
+func (c *Camera) Close() { c.hub.Close() }
 
 // Latest returns the newest frame, or nil before the first one.
 func (c *Camera) Latest() *Frame { return c.hub.Latest() }
@@ -94,7 +127,7 @@ func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Status{
-		Name:      c.cfg.Name,
+		Name:      c.name,
 		URL:       RedactURL(c.cfg.URL),
 		State:     c.state,
 		FPS:       c.rate.Rate(now),
@@ -171,10 +204,11 @@ func (c *Camera) Run(ctx context.Context) error {
 	}()
 	b := Backoff{Min: backoffMin, Max: backoffMax}
 	for {
-		if c.cfg.OnDemand && !c.waitForViewer(ctx) {
+		cfg, redact := c.config()
+		if cfg.OnDemand && !c.waitForViewer(ctx) {
 			return nil
 		}
-		healthy, err := c.runOnce(ctx)
+		healthy, err := c.runOnce(ctx, cfg, redact)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -183,15 +217,16 @@ func (c *Camera) Run(ctx context.Context) error {
 			b.Reset()
 			continue
 		}
-		if errors.Is(err, errToCopy) {
-			c.log.Info(errToCopy.Error())
+		if errors.Is(err, errToCopy) || errors.Is(err, errReconfigured) {
+			c.log.Info(err.Error())
+			b.Reset()
 			continue
 		}
 		if healthy >= healthyAfter {
 			b.Reset()
 		}
 		wait := b.Next()
-		msg := c.redact.Redact(err.Error())
+		msg := redact.Redact(err.Error())
 		c.mu.Lock()
 		c.restarts++
 		c.state = StateBackoff
@@ -202,7 +237,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			"stderr_tail": c.stderr.Tail(),
 			"retry_in":    wait.Round(time.Millisecond).String(),
 		}).Warn("ffmpeg stopped, restarting")
-		if c.sleep(ctx, wait) {
+		if c.sleep(ctx, cfg.URL, wait) {
 			b.Reset() // the camera just came back: retry soon if it is not ready yet
 		}
 		if ctx.Err() != nil {
@@ -216,7 +251,7 @@ func (c *Camera) Run(ctx context.Context) error {
 func (c *Camera) waitForViewer(ctx context.Context) bool {
 	for {
 		c.mu.Lock()
-		if c.clients > 0 {
+		if c.clients > 0 || !c.cfg.OnDemand { // a reload may have made it always-on
 			c.mu.Unlock()
 			return true
 		}
@@ -234,10 +269,10 @@ func (c *Camera) waitForViewer(ctx context.Context) bool {
 // again: a TCP dial costs far less than an ffmpeg start, and frames return
 // as soon as the camera is back whatever the backoff has grown to. It
 // reports whether it woke early for that reason.
-func (c *Camera) sleep(ctx context.Context, d time.Duration) (cameBack bool) {
+func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration) (cameBack bool) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	addr := dialAddr(c.cfg.URL)
+	addr := dialAddr(rawURL)
 	var tick <-chan time.Time
 	if addr != "" {
 		t := time.NewTicker(probeEvery)
@@ -293,7 +328,7 @@ func dialAddr(raw string) string {
 
 // runOnce starts ffmpeg, publishes its frames and returns when it ends. It
 // reports how long frames flowed and why it ended.
-func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error) {
+func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor) (healthy time.Duration, err error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -303,17 +338,16 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 
 	c.mu.Lock()
 	longProbe := c.longProbe
-	cfg := c.cfg
 	if cfg.Codec == CodecAuto && c.codec != "" {
 		cfg.Codec = c.codec
 	}
 	c.mu.Unlock()
 	args := buildArgs(cfg, longProbe)
-	cmd := exec.CommandContext(runCtx, c.cfg.FFmpeg, args...)
+	cmd := exec.CommandContext(runCtx, cfg.FFmpeg, args...)
 	setProcAttr(cmd)
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = waitDelay
-	c.stderr.Reset()
+	c.stderr.Reset(redact)
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -344,12 +378,12 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 		}()
 		go func() {
 			defer close(probeDone)
-			c.detectCodec(runCtx, cancel)
+			c.detectCodec(runCtx, cfg, redact, cancel)
 		}()
 	}
 
 	var gotFirst atomic.Bool
-	watchdog := time.AfterFunc(c.cfg.StartTimeout, func() {
+	watchdog := time.AfterFunc(cfg.StartTimeout, func() {
 		if gotFirst.Load() {
 			c.setState(StateStalled)
 			cancel(errStalled)
@@ -370,7 +404,7 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 			gotFirst.Store(true)
 			c.log.WithField("after", now.Sub(started).Round(time.Millisecond).String()).Info("first frame")
 		}
-		watchdog.Reset(c.cfg.StallTimeout)
+		watchdog.Reset(cfg.StallTimeout)
 		c.publish(data, now)
 	}
 	watchdog.Stop()
@@ -402,20 +436,20 @@ func (c *Camera) runOnce(ctx context.Context) (healthy time.Duration, err error)
 // detectCodec asks ffprobe for the camera's codec. When it is MJPEG it
 // stops the current run with errToCopy so the next one forwards the
 // camera's own JPEGs.
-func (c *Camera) detectCodec(ctx context.Context, stop context.CancelCauseFunc) {
-	if c.cfg.FFprobe == "" {
+func (c *Camera) detectCodec(ctx context.Context, cfg CameraConfig, redact *Redactor, stop context.CancelCauseFunc) {
+	if cfg.FFprobe == "" {
 		c.setCodec(CodecMJPEG)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.cfg.FFprobe, ProbeArgs(c.cfg)...)
+	cmd := exec.CommandContext(ctx, cfg.FFprobe, ProbeArgs(cfg)...)
 	setProcAttr(cmd)
 	cmd.WaitDelay = waitDelay
 	out, err := cmd.Output()
 	if err != nil {
 		if ctx.Err() == nil {
-			c.log.WithField("error", c.redact.Redact(err.Error())).Debug("ffprobe failed; will try again at the next start")
+			c.log.WithField("error", redact.Redact(err.Error())).Debug("ffprobe failed; will try again at the next start")
 		}
 		return
 	}

@@ -205,3 +205,49 @@ func TestCameraProbesLongerWhenShortProbeFails(t *testing.T) {
 		t.Errorf("second run did not probe longer: %s", runs[1])
 	}
 }
+
+func TestCameraReconfigureKeepsViewers(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, _, _ := fakeCamera(t, "frames=-1,argsfile="+argsfile, func(*CameraConfig) {})
+	runCamera(t, cam)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	f, err := cam.Next(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := cam.config()
+	cfg.Width = 320
+	cam.Reconfigure(cfg)
+	eventually(t, 10*time.Second, "ffmpeg restarted with the new width", func() bool {
+		b, _ := os.ReadFile(argsfile)
+		return strings.Contains(string(b), "scale=320:-2")
+	})
+	// The same viewer keeps getting frames from the same camera.
+	for range 3 {
+		if f, err = cam.Next(ctx, f.Seq); err != nil {
+			t.Fatalf("viewer lost after reconfigure: %v", err)
+		}
+	}
+	if st := cam.Status(); st.Restarts != 0 {
+		t.Errorf("a reload counted as a failure: %+v", st)
+	}
+}
+
+func TestCameraCloseEndsViewers(t *testing.T) {
+	cam, _, _ := fakeCamera(t, "frames=0,hang", func(*CameraConfig) {})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cam.Next(t.Context(), 0)
+		errc <- err
+	}()
+	cam.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrHubClosed) {
+			t.Fatalf("Next after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Next still waiting after Close")
+	}
+}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -10,9 +11,23 @@ import (
 // when a new one is published. The producer never waits on a viewer: a slow
 // viewer skips frames and always gets the newest.
 type Hub struct {
-	mu      sync.Mutex    // guards latest and changed
+	mu      sync.Mutex    // guards latest, changed and closed
 	latest  *Frame        // nil until the first frame
 	changed chan struct{} // closed and replaced by every Publish
+	closed  bool
+}
+
+// ErrHubClosed is returned by Next once the camera is gone.
+var ErrHubClosed = errors.New("camera removed")
+
+// Close wakes every waiter for good: Next returns ErrHubClosed.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.changed)
+	}
 }
 
 // NewHub returns an empty hub.
@@ -33,8 +48,10 @@ func (h *Hub) Publish(jpeg []byte, at time.Time) *Frame {
 	f := NewFrame(jpeg, at, seq)
 	h.mu.Lock()
 	h.latest = f
-	close(h.changed) // wakes all waiters at once; O(1) for the producer
-	h.changed = make(chan struct{})
+	if !h.closed {
+		close(h.changed) // wakes all waiters at once; O(1) for the producer
+		h.changed = make(chan struct{})
+	}
 	h.mu.Unlock()
 	return f
 }
@@ -51,8 +68,11 @@ func (h *Hub) Latest() *Frame {
 func (h *Hub) Next(ctx context.Context, after uint64) (*Frame, error) {
 	for {
 		h.mu.Lock()
-		f, changed := h.latest, h.changed
+		f, changed, closed := h.latest, h.changed, h.closed
 		h.mu.Unlock()
+		if closed {
+			return nil, ErrHubClosed
+		}
 		if f != nil && f.Seq > after {
 			return f, nil
 		}

@@ -126,9 +126,11 @@ func (s *stderrLog) Tail() string {
 	return strings.Join(t, " | ")
 }
 
-// Reset forgets the tail, at each new ffmpeg start.
-func (s *stderrLog) Reset() {
+// Reset forgets the tail, at each new ffmpeg start, and masks with r from
+// now on (the URL may have changed).
+func (s *stderrLog) Reset(r *Redactor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tail, s.tailBytes, s.partial = nil, 0, s.partial[:0]
+	s.redact = r
 }
