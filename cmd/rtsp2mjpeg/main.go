@@ -194,13 +194,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return usagef("listen on %s: %v (is another program using the port? pass --listen)", o.listen, err)
 	}
 
-	cams := make([]httpapi.Camera, 0, len(cfgs))
-	for _, cfg := range cfgs {
-		cam := pipeline.NewCamera(cfg, log.WithField("component", "pipeline"))
-		cams = append(cams, cam)
-		wg.Go(func() { _ = cam.Run(ctx) })
-		log.WithFields(logrus.Fields{"camera": cfg.Name, "url": pipeline.RedactURL(cfg.URL)}).Info("camera added")
-	}
+	f := newFleet(ctx, log.WithField("component", "pipeline"))
+	cams, _ := f.apply(cfgs)
+	defer f.wait()
 	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "version": version}).Info("serving")
 	h := httpapi.NewRouter(httpapi.Config{}, cams, log.WithField("component", "http"))
 	err = httpapi.Serve(ctx, ln, h, log.WithField("component", "http"))
