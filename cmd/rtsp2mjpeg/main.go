@@ -18,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/config"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/httpapi"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
@@ -87,7 +88,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	envDefault(&o.url, "RTSP2MJPEG_URL", "")
 	envDefault(&o.config, "RTSP2MJPEG_CONFIG", "")
-	envDefault(&o.listen, "RTSP2MJPEG_LISTEN", ":8007")
+	envDefault(&o.listen, "RTSP2MJPEG_LISTEN", "") // then the config file, then :8007
 	envDefault(&o.logLevel, "RTSP2MJPEG_LOG_LEVEL", "info")
 	envDefault(&o.logFormat, "RTSP2MJPEG_LOG_FORMAT", "text")
 
@@ -146,6 +147,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+const defaultListen = ":8007"
+
+// prepare completes camera configs with the programs found at start and
+// checks them.
+func prepare(cfgs []pipeline.CameraConfig, ffmpegPath, ffprobePath string) error {
+	if len(cfgs) == 0 {
+		return usagef("no camera configured")
+	}
+	for i := range cfgs {
+		cfgs[i].FFmpeg = ffmpegPath
+		cfgs[i].FFprobe = ffprobePath
+		if err := cfgs[i].Validate(); err != nil {
+			return usagef("camera %s: %v", cfgs[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// httpConfig takes the HTTP settings of a config file.
+func httpConfig(f *config.File) httpapi.Config {
+	return httpapi.Config{
+		WriteTimeout:    f.WriteTimeout,
+		SnapshotTimeout: f.SnapshotTimeout,
+		MaxAge:          f.MaxAge,
+	}
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
@@ -168,9 +196,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	var httpCfg httpapi.Config
 	switch {
 	case o.config != "":
-		return usagef("--config: config files are not supported yet; use --url")
+		file, err := config.Load(o.config, getenv)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		cfgs = file.Cameras
+		if o.listen == "" {
+			o.listen = file.Listen
+		}
+		httpCfg = httpConfig(file)
 	case o.demo:
 		url, err := startDemo(ctx, &wg, ffmpegPath, log.WithField("component", "demo"))
 		if err != nil {
@@ -181,14 +218,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	default:
 		cfgs = append(cfgs, pipeline.DefaultCameraConfig("default", o.url))
 	}
-	for i := range cfgs {
-		cfgs[i].FFmpeg = ffmpegPath
-		cfgs[i].FFprobe = ffprobePath
-		if err := cfgs[i].Validate(); err != nil {
-			return usagef("camera %s: %v", cfgs[i].Name, err)
-		}
+	if err := prepare(cfgs, ffmpegPath, ffprobePath); err != nil {
+		return err
 	}
 
+	if o.listen == "" {
+		o.listen = defaultListen
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return usagef("listen on %s: %v (is another program using the port? pass --listen)", o.listen, err)
@@ -198,7 +234,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	cams, _ := f.apply(cfgs)
 	defer f.wait()
 	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "version": version}).Info("serving")
-	h := httpapi.NewRouter(httpapi.Config{}, cams, log.WithField("component", "http"))
+	h := httpapi.NewRouter(httpCfg, cams, log.WithField("component", "http"))
+	reload := func() {
+		if o.config == "" {
+			log.Info("SIGHUP: no config file to reload")
+			return
+		}
+		file, err := config.Load(o.config, getenv)
+		if err == nil {
+			err = prepare(file.Cameras, ffmpegPath, ffprobePath)
+		}
+		if err != nil {
+			log.WithError(err).Error("config reload failed; the running config stays")
+			return
+		}
+		if file.Listen != "" && file.Listen != o.listen && getenv("RTSP2MJPEG_LISTEN") == "" {
+			log.WithField("listen", file.Listen).Warn("config reload: a new listen address needs a restart")
+		}
+		cams, removed := f.apply(file.Cameras)
+		h.SetCameras(cams)
+		retire(removed) // after the router stopped serving them
+		log.WithField("cameras", len(cams)).Info("config reloaded")
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload()
+			}
+		}
+	})
 	err = httpapi.Serve(ctx, ln, h, log.WithField("component", "http"))
 	cancel()
 	wg.Wait()
