@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The project's whole check, as CI runs it (.ci/run):
+#   setup (ffmpeg, C compiler for -race, chromium), gofmt, go vet,
+#   go test -race, a short fuzz run of every fuzz target, docker files check.
+#
+#   ./scripts/test.sh                       everything
+#   ./scripts/test.sh -run TestHub -v       extra arguments go to `go test`
+#   FUZZTIME=30s ./scripts/test.sh          longer fuzzing (default 10s per target)
+#   FUZZTIME=0 ./scripts/test.sh            no fuzzing
+#
+# Every step runs even when an earlier one failed; the exit status is non-zero
+# when any step failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+export CI="${CI:-}"
+fuzztime="${FUZZTIME:-10s}"
+
+./scripts/setup.sh --browser --race
+
+passed=()
+failed=()
+skipped=()
+start_all=$SECONDS
+
+# step NAME COMMAND...: runs COMMAND, records the result under NAME.
+step() {
+	local name="$1"
+	shift
+	local t0=$SECONDS rc=0
+	echo "==> $name"
+	"$@" || rc=$?
+	if ((rc == 0)); then
+		echo "==> $name: ok ($((SECONDS - t0))s)"
+		passed+=("$name")
+	else
+		echo "==> $name: FAILED (exit $rc, $((SECONDS - t0))s)"
+		failed+=("$name")
+	fi
+	echo
+}
+
+check_gofmt() {
+	local files unformatted
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		files="$(git ls-files -- '*.go')"
+	else
+		files="$(find . -name '*.go' -not -path './vendor/*' -not -path './.git/*')"
+	fi
+	if [ -z "$files" ]; then
+		return 0
+	fi
+	if ! unformatted="$(printf '%s\n' "$files" | tr '\n' '\0' | xargs -0 gofmt -l)"; then
+		echo "gofmt failed (syntax error?)"
+		return 1
+	fi
+	if [ -n "$unformatted" ]; then
+		echo "gofmt: these files need formatting (run: gofmt -w FILE):"
+		printf '%s\n' "$unformatted" | sed 's/^/  /'
+		return 1
+	fi
+}
+
+# Lists "DIR NAME" for every `func FuzzXxx(f *testing.F)` in a _test.go file.
+fuzz_targets() {
+	local file
+	grep -rl 'func Fuzz' --include='*_test.go' --exclude-dir=.git --exclude-dir=vendor . 2>/dev/null |
+		sort |
+		while IFS= read -r file; do
+			sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)([A-Za-z0-9_]* \*testing\.F).*/\1/p' "$file" |
+				while IFS= read -r name; do
+					echo "$(dirname "$file") $name"
+				done
+		done
+}
+
+run_fuzz() {
+	local targets dir name rc=0 n=0
+	targets="$(fuzz_targets)"
+	if [ -z "$targets" ]; then
+		echo "no fuzz targets found"
+		return 0
+	fi
+	while read -r dir name; do
+		n=$((n + 1))
+		echo "--- fuzz $name in $dir for $fuzztime"
+		if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir"; then
+			echo "--- fuzz $name: FAILED (a failing input is saved under $dir/testdata/fuzz/$name)"
+			rc=1
+		fi
+	done <<<"$targets"
+	echo "fuzzed $n target(s)"
+	return "$rc"
+}
+
+step gofmt check_gofmt
+step vet go vet ./...
+step test go test -race -count=1 -timeout 20m "$@" ./...
+if [ "$fuzztime" = "0" ] || [ "$fuzztime" = "0s" ]; then
+	echo "==> fuzz: skipped (FUZZTIME=$fuzztime)"
+	skipped+=(fuzz)
+else
+	step fuzz run_fuzz
+fi
+step docker ./scripts/check-docker.sh
+
+join() { local IFS=,; echo "${*:-none}"; }
+summary="passed: $(join "${passed[@]}"); failed: $(join "${failed[@]}"); skipped: $(join "${skipped[@]}")"
+if ((${#failed[@]} > 0)); then
+	echo "SUMMARY: FAIL in $((SECONDS - start_all))s -- $summary"
+	exit 1
+fi
+echo "SUMMARY: OK in $((SECONDS - start_all))s -- $summary"
