@@ -13,4 +13,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 
 ./scripts/setup.sh
-exec go run ./cmd/rtsp2mjpeg "$@"
+# Build, then exec the binary itself (not `go run`), so that signals such as
+# SIGTERM from a service manager reach the daemon.
+go build -o bin/rtsp2mjpeg ./cmd/rtsp2mjpeg
+exec bin/rtsp2mjpeg "$@"
