@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// BenchmarkFramePath is the daemon's cost per frame for a camera nobody
+// watches: read ffmpeg's stdout (a real pipe), split, publish. One op is one
+// ~50 KB 720p frame.
+func BenchmarkFramePath(b *testing.B) {
+	var frames []byte
+	const n = 4
+	for i := range n {
+		frames = append(frames, testJPEG(b, 1280, 720, uint64(i+1), 3)...)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // stands for ffmpeg: writes frames until the reader closes
+		defer close(done)
+		for {
+			if _, err := w.Write(frames); err != nil {
+				return
+			}
+		}
+	}()
+	s := NewSplitter(r, 0)
+	h := NewHub()
+	b.SetBytes(int64(len(frames) / n))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := s.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Publish(f, time.Now())
+	}
+	b.StopTimer()
+	r.Close()
+	w.Close()
+	<-done
+}
