@@ -1,0 +1,7 @@
+//go:build !unix
+
+package synthcam
+
+import "net"
+
+func shutdownListener(net.Listener) {}
