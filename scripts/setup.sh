@@ -74,6 +74,7 @@ need() { # need PACKAGE COMMAND...: PACKAGE is missing unless one COMMAND exists
 
 need ffmpeg ffmpeg
 need ffmpeg ffprobe
+need curl curl # the cron snapshot script and its test
 if ((want_race)); then
 	need gcc gcc cc
 	# cgo also needs the C library headers.
