@@ -84,6 +84,7 @@ type parser struct {
 	getenv  func(string) string
 	errs    []*Error
 	secrets []string // masked in every error message
+	vars    []string // ${...} texts hidden from the YAML parser, see protectVars
 }
 
 // Top-level keys, in the order of DESIGN.md.
@@ -142,6 +143,7 @@ func (p *parser) file(data []byte) *File {
 
 // decode parses data into the root node of its one YAML document.
 func (p *parser) decode(data []byte) (*yaml.Node, bool) {
+	data, p.vars = protectVars(data)
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	err := safeDecode(dec, &doc)

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -73,4 +75,70 @@ func nameLen(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// varMark starts the placeholder of a ${...} hidden from the YAML parser.
+const varMark = "__rtsp2mjpeg_var_"
+
+// protectVars replaces each ${...} of a config file with a placeholder made
+// of letters, digits and _, before YAML parsing: DESIGN.md writes
+// `tokens: [${DASH_TOKEN}]`, where YAML would take the braces for a flow
+// mapping. Line numbers do not change. restoreVars puts them back in each
+// value, before expand.
+func protectVars(data []byte) ([]byte, []string) {
+	if !bytes.Contains(data, []byte("${")) {
+		return data, nil
+	}
+	var out []byte
+	var vars []string
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c == '$' && i+1 < len(data) && data[i+1] == '$' { // a literal $
+			out = append(out, '$', '$')
+			i++
+			continue
+		}
+		if c == '$' && i+1 < len(data) && data[i+1] == '{' {
+			end := bytes.IndexAny(data[i:], "}\n")
+			if end > 0 && data[i+end] == '}' {
+				out = append(out, varMark...)
+				out = strconv.AppendInt(out, int64(len(vars)), 10)
+				out = append(out, "__"...)
+				vars = append(vars, string(data[i:i+end+1]))
+				i += end
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out, vars
+}
+
+// restoreVars puts back the ${...} texts that protectVars hid in s.
+func restoreVars(s string, vars []string) string {
+	if len(vars) == 0 || !strings.Contains(s, varMark) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, varMark)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		rest := s[i+len(varMark):]
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		idx, err := strconv.Atoi(rest[:n])
+		if err != nil || idx >= len(vars) || !strings.HasPrefix(rest[n:], "__") {
+			b.WriteString(varMark) // not ours: keep the text
+			s = rest
+			continue
+		}
+		b.WriteString(vars[idx])
+		s = rest[n+2:]
+	}
 }

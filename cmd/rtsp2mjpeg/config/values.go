@@ -34,7 +34,7 @@ func (p *parser) scalar(n *yaml.Node, key string) (string, bool) {
 		p.errorf(n.Line, key, "unsupported tag %s", quote(tag))
 		return "", false
 	}
-	v, err := expand(n.Value, p.getenv)
+	v, err := expand(restoreVars(n.Value, p.vars), p.getenv)
 	if err != nil {
 		p.errorf(n.Line, key, "%v", err)
 		return "", false
