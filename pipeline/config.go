@@ -97,14 +97,14 @@ func ValidateURL(raw string) error {
 	switch u.Scheme {
 	case "rtsp", "rtsps", "http", "https":
 		if u.Hostname() == "" {
-			return fmt.Errorf("%q has no host", u.Redacted())
+			return fmt.Errorf("%q has no host", RedactURL(raw))
 		}
 	case "file":
 		if u.Path == "" && u.Opaque == "" {
-			return fmt.Errorf("%q has no path", u.Redacted())
+			return fmt.Errorf("%q has no path", RedactURL(raw))
 		}
 	case "":
-		return fmt.Errorf("%q has no scheme (want rtsp://, rtsps://, http://, https:// or file://)", u.Redacted())
+		return fmt.Errorf("%q has no scheme (want rtsp://, rtsps://, http://, https:// or file://)", RedactURL(raw))
 	default:
 		return fmt.Errorf("scheme %q is not supported (want rtsp, rtsps, http, https or file)", u.Scheme)
 	}

@@ -13,6 +13,15 @@ func RedactURL(raw string) string {
 	if err != nil {
 		return "<unparsable url>"
 	}
+	if u.User == nil && u.Host == "" && strings.Contains(raw, "@") {
+		// A malformed URL (rtsp:/u:p@h, rtsp:u:p@h) keeps the userinfo in
+		// its path or opaque part, where Redacted does not look.
+		at := strings.LastIndexByte(raw, '@')
+		if u.Scheme != "" {
+			return u.Scheme + ":xxxxx" + raw[at:]
+		}
+		return "xxxxx" + raw[at:]
+	}
 	return u.Redacted()
 }
 

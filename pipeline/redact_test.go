@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,10 @@ func TestRedactURL(t *testing.T) {
 		{"rtsp://viewer@192.0.2.10/x", "rtsp://viewer@192.0.2.10/x"},
 		{"rtsp://a:p%40ss@h/x", "rtsp://a:xxxxx@h/x"},
 		{"rtsp://a:b@h:bad port/x", "<unparsable url>"},
+		{"rtsp:/user:pa55@h/x", "rtsp:xxxxx@h/x"},
+		{"rtsp:user:pa55@h/x", "rtsp:xxxxx@h/x"},
+		{"user:pa55@h/x", "user:xxxxx@h/x"},
+		{"rtsp://h/a@b", "rtsp://h/a@b"},
 	}
 	for _, tt := range tests {
 		if got := RedactURL(tt.in); got != tt.want {
@@ -37,4 +42,41 @@ func TestRedactorMasksEveryForm(t *testing.T) {
 	if got := NewRedactor("rtsp://h/x").Redact("abc"); got != "abc" {
 		t.Errorf("no-password redactor changed text: %q", got)
 	}
+}
+
+// FuzzRedactURL checks that a password never survives masking, in the URL
+// and in text that quotes it, whatever the URL looks like.
+func FuzzRedactURL(f *testing.F) {
+	for _, s := range []string{
+		"rtsp://viewer:secret@192.0.2.10:554/stream1",
+		"rtsp://a:p%40ss@h/x",
+		"rtsp:/user:pa55@h/x",
+		"rtsp://u:p@ss@h/x",
+		"http://u:%zz@h/",
+		"rtsps://:pw@[::1]:322/a?b=c#d",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil {
+			return
+		}
+		pass, ok := u.User.Password()
+		if !ok || len(pass) < 4 {
+			return
+		}
+		// The password may also appear outside the userinfo by chance.
+		rest := u.Scheme + u.Host + u.Path + u.RawPath + u.RawQuery + u.Fragment + u.User.Username()
+		if strings.Contains(rest, pass) || strings.Contains(rest, url.QueryEscape(pass)) || strings.Contains("xxxxx", pass) {
+			return
+		}
+		if got := RedactURL(raw); strings.Contains(got, pass) {
+			t.Fatalf("RedactURL(%q) = %q keeps the password", raw, got)
+		}
+		line := "ffmpeg: " + raw + ": 401 Unauthorized (" + pass + ")"
+		if got := NewRedactor(raw).Redact(line); strings.Contains(got, pass) {
+			t.Fatalf("Redact(%q) = %q keeps the password", line, got)
+		}
+	})
 }
