@@ -49,9 +49,10 @@ func (c Config) withDefaults() Config {
 
 // api holds what the handlers share.
 type api struct {
-	cfg Config
-	log *logrus.Entry
-	set atomic.Pointer[cameraSet] // replaced whole by SetCameras
+	cfg   Config
+	log   *logrus.Entry
+	set   atomic.Pointer[cameraSet] // replaced whole by SetCameras
+	drops dropCounters              // frames skipped by slow viewers, per camera name
 }
 
 // cameraSet is the cameras served at one time; never modified once stored.
@@ -91,6 +92,7 @@ func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) *Router {
 	get("/cameras/{name}/snapshot", a.named(a.snapshot))
 	get("/api/cameras", a.statusAll)
 	get("/api/cameras/{name}", a.named(a.status))
+	get("/metrics", a.metricsHandler().ServeHTTP)
 
 	return &Router{Handler: logRequests(log, recoverPanics(r)), a: a}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
@@ -42,6 +43,7 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 		noSignal: a.placeholder(cam.Name()),
 		every:    a.cfg.NoSignalEvery,
 		gap:      gap,
+		dropped:  a.drops.counter(cam.Name()),
 	}
 	log := requestLog(r).WithField("camera", cam.Name())
 	log.Debug("viewer connected")
@@ -56,8 +58,9 @@ type stream struct {
 	cam      Camera
 	timeout  time.Duration // write timeout, per write
 	noSignal *noSignal
-	every    time.Duration // no-signal period
-	gap      time.Duration // rate cap: least time between two camera frames
+	every    time.Duration  // no-signal period
+	gap      time.Duration  // rate cap: least time between two camera frames
+	dropped  *atomic.Uint64 // frames this viewer was too slow for (not those its rate cap skips)
 }
 
 // run streams until ctx ends (viewer gone, server shutdown) or a write
@@ -107,6 +110,13 @@ func (s *stream) run(ctx context.Context) error {
 			// proxies from cutting an idle connection.
 			part = s.noSignal.frame(s.cam.Latest(), time.Now()).Part
 		} else {
+			if seq != 0 && s.gap == 0 {
+				// A viewer without a rate cap should see every frame: those
+				// published while it was still writing the last one are lost
+				// to slowness. With a cap, skipping is the point, and the
+				// two causes cannot be told apart, so nothing is counted.
+				s.dropped.Add(f.Seq - seq - 1)
+			}
 			seq = f.Seq
 			lastSent = time.Now()
 			part = f.Part
