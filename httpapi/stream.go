@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -103,6 +104,9 @@ func (s *stream) run(ctx context.Context) error {
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, pipeline.ErrHubClosed) {
+			return err // the camera was removed: end the stream
 		}
 		var part []byte
 		if err != nil {
