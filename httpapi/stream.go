@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -36,11 +39,11 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 	}
 
 	defer cam.Acquire()()
+	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout)
+	defer out.close()
 	s := &stream{
-		w:        w,
-		rc:       http.NewResponseController(w),
+		out:      out,
 		cam:      cam,
-		timeout:  a.cfg.WriteTimeout,
 		noSignal: a.placeholder(cam.Name()),
 		every:    a.cfg.NoSignalEvery,
 		gap:      gap,
@@ -48,16 +51,14 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 	}
 	log := requestLog(r).WithField("camera", cam.Name())
 	log.Debug("viewer connected")
-	err := s.run(r.Context())
+	err := s.run(ctx)
 	log.WithError(err).Debug("viewer gone")
 }
 
 // stream writes one viewer's MJPEG response.
 type stream struct {
-	w        http.ResponseWriter
-	rc       *http.ResponseController
+	out      sink
 	cam      Camera
-	timeout  time.Duration // write timeout, per write
 	noSignal *noSignal
 	every    time.Duration  // no-signal period
 	gap      time.Duration  // rate cap: least time between two camera frames
@@ -133,16 +134,90 @@ func (s *stream) run(ctx context.Context) error {
 
 // write sends p in one write (a part carries the next boundary, so the
 // browser shows it at once) and flushes it, within the write timeout.
-func (s *stream) write(p []byte) error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // per write, not per response
-	if _, err := s.w.Write(p); err != nil {
+func (s *stream) write(p []byte) error { return s.out.write(p) }
+
+// sink is where a stream's bytes go: each write is sent at once, within the
+// write timeout.
+type sink interface {
+	write(p []byte) error
+	close()
+}
+
+// takeConn takes the viewer's connection from net/http when it can, so
+// that each part costs one write system call on the socket, with no
+// chunked-encoding framing and no separate flush; the response then ends by
+// closing the connection, as MJPEG servers do. Otherwise (HTTP/2, a test
+// recorder) it streams through the ResponseWriter.
+//
+// The context it returns ends with ctx or when the viewer closes its
+// connection, which net/http no longer watches once it is taken.
+func takeConn(ctx context.Context, w http.ResponseWriter, timeout time.Duration) (sink, context.Context) {
+	rc := http.NewResponseController(w)
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return &responseSink{w: w, rc: rc, timeout: timeout}, ctx
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	gone := make(chan struct{})
+	go func() { // ends when the viewer closes, or when close() closes conn
+		defer close(gone)
+		defer cancel()
+		_, _ = io.Copy(io.Discard, conn) // a viewer sends nothing more after its request
+	}()
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	h := w.Header()
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Connection", "close")
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	return &connSink{conn: conn, timeout: timeout, head: head.Bytes(), gone: gone}, ctx
+}
+
+// connSink writes straight to a hijacked connection.
+type connSink struct {
+	conn    net.Conn
+	timeout time.Duration
+	head    []byte        // the response header, sent with the first write
+	gone    chan struct{} // closed when the connection's reader has ended
+}
+
+func (c *connSink) write(p []byte) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout)) // per write, not per response
+	if c.head != nil {
+		p = append(c.head, p...) // once: the header and the preamble in one packet
+		c.head = nil
+	}
+	if _, err := c.conn.Write(p); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	if err := s.rc.Flush(); err != nil {
+	return nil
+}
+
+func (c *connSink) close() {
+	_ = c.conn.Close()
+	<-c.gone
+}
+
+// responseSink streams through net/http, flushing every write.
+type responseSink struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (r *responseSink) write(p []byte) error {
+	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout)) // per write, not per response
+	if _, err := r.w.Write(p); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := r.rc.Flush(); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}
 	return nil
 }
+
+func (r *responseSink) close() {}
 
 // queryValue returns the query parameter key and whether it was given.
 func queryValue(r *http.Request, key string) (string, bool) {

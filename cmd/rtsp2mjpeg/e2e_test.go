@@ -6,7 +6,6 @@ import (
 	"image/jpeg"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,34 +25,52 @@ func TestViewersGetFullRateSnapshotsAndNoPassword(t *testing.T) {
 	defer cancel()
 	const viewers = 10
 	const window = 4 * time.Second
-	var wg sync.WaitGroup
-	counts := make([]int, viewers)
-	for i := range viewers {
-		v := watch(ctx, t, d.base+"/video")
-		wg.Go(func() {
-			first := v.nextLive(t, 15*time.Second)
-			checkPart(t, first)
-			end := first.at.Add(window)
-			for {
-				p := v.next(t, 5*time.Second)
-				if p.at.After(end) {
-					return
+	vs := make([]*viewer, viewers)
+	for i := range vs {
+		vs[i] = watch(ctx, t, d.base+"/video")
+		checkPart(t, vs[i].nextLive(t, 15*time.Second))
+	}
+	for _, v := range vs {
+		drain(v)
+	}
+	// Count what the daemon got from ffmpeg and what each viewer got over the
+	// same window: on a loaded machine the camera itself may fall below its
+	// nominal rate, and a viewer can only get what the camera sends.
+	before := d.status(t, "default")["frames"].(float64)
+	start := time.Now()
+	time.Sleep(window)
+	got := d.status(t, "default")["frames"].(float64) - before
+	took := time.Since(start)
+	camRate := got / took.Seconds()
+	t.Logf("the daemon got %.0f frames from the camera in %v: %.1f fps (nominal %d)", got, took.Round(time.Millisecond), camRate, fps)
+	if camRate < 0.5*fps {
+		t.Errorf("camera rate %.1f fps: far below its nominal %d", camRate, fps)
+	}
+	for i, v := range vs {
+		n := 0
+	count:
+		for {
+			select {
+			case p, ok := <-v.parts:
+				if !ok {
+					t.Fatalf("viewer %d: stream ended", i)
+				}
+				if p.at.After(start.Add(took)) {
+					break count
 				}
 				if p.noSignal {
 					t.Errorf("viewer %d: no-signal part while the camera streams", i)
 					continue
 				}
 				checkPart(t, p)
-				counts[i]++
+				n++
+			default:
+				break count
 			}
-		})
-	}
-	wg.Wait()
-	for i, n := range counts {
-		rate := float64(n) / window.Seconds()
-		t.Logf("viewer %d: %d frames in %v = %.1f fps", i, n, window, rate)
-		if rate < 0.9*fps {
-			t.Errorf("viewer %d got %.1f fps, want >= %.1f (90%% of the camera's %d)", i, rate, 0.9*fps, fps)
+		}
+		t.Logf("viewer %d: %d frames = %.1f fps", i, n, float64(n)/took.Seconds())
+		if float64(n) < 0.9*got-1 {
+			t.Errorf("viewer %d got %d frames of the camera's %.0f (want >= 90%%)", i, n, got)
 		}
 	}
 	if n := len(d.ffmpegPIDs()); n != 1 {
@@ -105,7 +122,9 @@ func TestDaemonSurvivesCameraFaults(t *testing.T) {
 	t.Run("camera reboot", func(t *testing.T) {
 		must(t, cam.Reboot(3*time.Second))
 		back := time.Now()
-		drain(v)
+		if n := drain(v); n == 0 {
+			t.Error("no no-signal part reached the viewer while the camera was down")
+		}
 		p := v.nextLive(t, 10*time.Second)
 		took := p.at.Sub(back)
 		t.Logf("frames again %v after the camera returned", took.Round(time.Millisecond))
@@ -172,16 +191,20 @@ func TestDaemonSurvivesCameraFaults(t *testing.T) {
 	}
 }
 
-// drain drops the parts a viewer has queued, so the next one read is new.
-func drain(v *viewer) {
+// drain drops the parts a viewer has queued, so the next one read is new,
+// and returns how many of them were no-signal parts.
+func drain(v *viewer) (noSignal int) {
 	for {
 		select {
-		case _, ok := <-v.parts:
+		case p, ok := <-v.parts:
 			if !ok {
-				return
+				return noSignal
+			}
+			if p.noSignal {
+				noSignal++
 			}
 		default:
-			return
+			return noSignal
 		}
 	}
 }

@@ -145,7 +145,7 @@ func TestParseErrors(t *testing.T) {
 		{"url without host", lines("cameras:", "  - name: a", "    url: rtsp://viewer:"+filePass+"@/stream"),
 			[]string{`cameras.yml:3: cameras[0].url: "rtsp://viewer:xxxxx@/stream" has no host`}},
 		{"url with one slash", lines("cameras:", "  - name: a", "    url: rtsp:/viewer:"+filePass+"@192.0.2.10/stream"),
-			[]string{`cameras.yml:3: cameras[0].url: "rtsp:/viewer:xxxxx@192.0.2.10/stream" has no host`}},
+			[]string{`cameras.yml:3: cameras[0].url: "rtsp:xxxxx@192.0.2.10/stream" has no host`}},
 		{"url without slashes", lines("cameras:", "  - name: a", "    url: rtsp:viewer:"+filePass+"@192.0.2.10/stream"),
 			[]string{`cameras.yml:3: cameras[0].url: `, `has no host`}},
 		{"url without scheme", lines("cameras:", "  - name: a", "    url: viewer:"+filePass+"@192.0.2.10/stream"),
