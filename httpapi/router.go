@@ -21,6 +21,12 @@ type Config struct {
 	SnapshotTimeout time.Duration // how long a snapshot waits for a fresh frame; default 5s
 	MaxAge          time.Duration // default max_age of a snapshot; default 2s
 	NoSignalEvery   time.Duration // send a "no signal" part after this long without a frame, and as often; default 2s
+	Auth            *Auth         // nil: no authentication
+
+	// Concurrent streams, in all and per camera, past which a new viewer
+	// gets 503. 0 takes the default, a negative value means no cap.
+	MaxViewers          int // default 1000
+	MaxViewersPerCamera int // default: no cap but MaxViewers
 }
 
 // Defaults of Config (DESIGN.md).
@@ -29,6 +35,7 @@ const (
 	DefaultSnapshotTimeout = 5 * time.Second
 	DefaultMaxAge          = 2 * time.Second
 	DefaultNoSignalEvery   = 2 * time.Second
+	DefaultMaxViewers      = 1000
 )
 
 func (c Config) withDefaults() Config {
@@ -44,15 +51,19 @@ func (c Config) withDefaults() Config {
 	if c.NoSignalEvery <= 0 {
 		c.NoSignalEvery = DefaultNoSignalEvery
 	}
+	if c.MaxViewers == 0 {
+		c.MaxViewers = DefaultMaxViewers
+	}
 	return c
 }
 
 // api holds what the handlers share.
 type api struct {
-	cfg   Config
-	log   *logrus.Entry
-	set   atomic.Pointer[cameraSet] // replaced whole by SetCameras
-	drops dropCounters              // frames skipped by slow viewers, per camera name
+	cfg     Config
+	log     *logrus.Entry
+	set     atomic.Pointer[cameraSet] // replaced whole by SetCameras
+	drops   dropCounters              // frames skipped by slow viewers, per camera name
+	viewers viewerCount
 }
 
 // cameraSet is the cameras served at one time; never modified once stored.
@@ -94,7 +105,7 @@ func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) *Router {
 	get("/api/cameras/{name}", a.named(a.status))
 	get("/metrics", a.metricsHandler().ServeHTTP)
 
-	return &Router{Handler: logRequests(log, recoverPanics(r)), a: a}
+	return &Router{Handler: logRequests(log, recoverPanics(requireAuth(newCredentials(cfg.Auth), r))), a: a}
 }
 
 // SetCameras replaces the cameras served (a config reload). Requests under

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,14 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 		return
 	}
 
+	leave, err := a.viewers.join(cam.Name(), a.cfg.MaxViewers, a.cfg.MaxViewersPerCamera)
+	if err != nil {
+		w.Header().Del("Content-Type") // not the stream after all
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error(), "camera": cam.Name()})
+		return
+	}
+	defer leave()
 	defer cam.Acquire()()
 	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout)
 	defer out.close()
@@ -51,7 +60,7 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 	}
 	log := requestLog(r).WithField("camera", cam.Name())
 	log.Debug("viewer connected")
-	err := s.run(ctx)
+	err = s.run(ctx)
 	log.WithError(err).Debug("viewer gone")
 }
 
@@ -223,4 +232,40 @@ func (r *responseSink) close() {}
 func queryValue(r *http.Request, key string) (string, bool) {
 	q := r.URL.Query()
 	return q.Get(key), q.Has(key)
+}
+
+// viewerCount counts the streams open, in all and per camera, to cap them.
+type viewerCount struct {
+	mu        sync.Mutex // guards all and perCamera
+	all       int
+	perCamera map[string]int
+}
+
+// join counts a new viewer of camera, or refuses it past a cap (a cap <= 0
+// is none). leave must be called once when the viewer goes.
+func (v *viewerCount) join(camera string, maxAll, maxCamera int) (leave func(), err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if maxAll > 0 && v.all >= maxAll {
+		return nil, fmt.Errorf("too many viewers: the server serves at most %d streams", maxAll)
+	}
+	if maxCamera > 0 && v.perCamera[camera] >= maxCamera {
+		return nil, fmt.Errorf("too many viewers of camera %q: at most %d", camera, maxCamera)
+	}
+	if v.perCamera == nil {
+		v.perCamera = map[string]int{}
+	}
+	v.all++
+	v.perCamera[camera]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			v.all--
+			if v.perCamera[camera]--; v.perCamera[camera] == 0 {
+				delete(v.perCamera, camera)
+			}
+		})
+	}, nil
 }

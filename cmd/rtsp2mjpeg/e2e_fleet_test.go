@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,4 +257,63 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+func TestAuthEndToEnd(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 15, Log: camLog(t)})
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "nvr-pass"), []byte("Adm1n-Pa55\n"), 0o600))
+	cfg := writeConfig(t, filepath.Join(dir, "cameras.yml"), fmt.Sprintf(`
+auth:
+  username: admin
+  password_file: nvr-pass
+  tokens: [${DASH_TOKEN}]
+cameras:
+  - name: door
+    url: %s
+`, cam.URL()))
+	const token = "dash-T0ken-42"
+	d := startDaemonEnv(t, []string{"DASH_TOKEN=" + token}, "--config", cfg)
+	get := func(path string, set func(*http.Request)) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, d.base+path, nil)
+		if set != nil {
+			set(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		defer resp.Body.Close()
+		if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", path)
+		}
+		return resp.StatusCode
+	}
+	basic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+	if c := get("/healthz", nil); c != 200 {
+		t.Errorf("/healthz: %d, want 200 without credentials", c)
+	}
+	for _, path := range []string{"/", "/api/cameras", "/metrics", "/snapshot", "/cameras/door/video"} {
+		if c := get(path, nil); c != 401 {
+			t.Errorf("%s without credentials: %d, want 401", path, c)
+		}
+	}
+	if c := get("/api/cameras", basic("admin", "wrong")); c != 401 {
+		t.Errorf("wrong password: %d", c)
+	}
+	if c := get("/api/cameras", basic("admin", "Adm1n-Pa55")); c != 200 {
+		t.Errorf("good password: %d", c)
+	}
+	if c := get("/api/cameras", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }); c != 200 {
+		t.Errorf("bearer token: %d", c)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/cameras/door/video?token="+token) // an <img> in a dashboard
+	checkPart(t, v.nextLive(t, 15*time.Second))
+	cancel()
+	d.stop(t)
+	for _, secret := range []string{token, "Adm1n-Pa55"} {
+		if strings.Contains(d.log.String(), secret) {
+			t.Errorf("secret %q in the log", secret)
+		}
+	}
 }

@@ -92,7 +92,13 @@ type daemon struct {
 // until it serves.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	d := launch(t, append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)...)
+	return startDaemonEnv(t, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables.
+func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
+	t.Helper()
+	d := launchEnv(t, env, append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)...)
 	deadline := time.Now().Add(15 * time.Second)
 	for d.base == "" {
 		for _, e := range d.entries() {

@@ -165,13 +165,30 @@ func prepare(cfgs []pipeline.CameraConfig, ffmpegPath, ffprobePath string) error
 	return nil
 }
 
-// httpConfig takes the HTTP settings of a config file.
-func httpConfig(f *config.File) httpapi.Config {
-	return httpapi.Config{
-		WriteTimeout:    f.WriteTimeout,
-		SnapshotTimeout: f.SnapshotTimeout,
-		MaxAge:          f.MaxAge,
+// httpConfig takes the HTTP settings of a config file, reading the auth
+// password file if there is one.
+func httpConfig(f *config.File) (httpapi.Config, error) {
+	c := httpapi.Config{
+		WriteTimeout:        f.WriteTimeout,
+		SnapshotTimeout:     f.SnapshotTimeout,
+		MaxAge:              f.MaxAge,
+		MaxViewers:          f.MaxViewers,
+		MaxViewersPerCamera: f.MaxViewersPerCamera,
 	}
+	if a := f.Auth; a != nil {
+		c.Auth = &httpapi.Auth{Username: a.Username, Password: a.Password, Tokens: a.Tokens}
+		if a.PasswordFile != "" {
+			b, err := os.ReadFile(a.PasswordFile)
+			if err != nil {
+				return c, usagef("%s: auth.password_file: %v", f.Path, err)
+			}
+			c.Auth.Password = strings.TrimRight(string(b), "\r\n")
+			if c.Auth.Password == "" {
+				return c, usagef("%s: auth.password_file %s is empty", f.Path, a.PasswordFile)
+			}
+		}
+	}
+	return c, nil
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -207,7 +224,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		if o.listen == "" {
 			o.listen = file.Listen
 		}
-		httpCfg = httpConfig(file)
+		if httpCfg, err = httpConfig(file); err != nil {
+			return err
+		}
 	case o.demo:
 		url, err := startDemo(ctx, &wg, ffmpegPath, log.WithField("component", "demo"))
 		if err != nil {

@@ -37,6 +37,11 @@ type File struct {
 	WriteTimeout    time.Duration // write_timeout: drop a viewer that accepted nothing for this long
 	SnapshotTimeout time.Duration // snapshot_timeout: how long a snapshot waits for a fresh frame
 	MaxAge          time.Duration // max_age: default max_age of a snapshot
+
+	// Viewer caps; 0 when absent (the caller's default), -1 for "no cap"
+	// when written as 0.
+	MaxViewers          int // max_viewers: concurrent streams in all
+	MaxViewersPerCamera int // max_viewers_per_camera
 }
 
 // Auth is the auth section. Either Username with exactly one of Password
@@ -88,7 +93,8 @@ type parser struct {
 }
 
 // Top-level keys, in the order of DESIGN.md.
-var topKeys = []string{"listen", "auth", "defaults", "cameras", "write_timeout", "snapshot_timeout", "max_age"}
+var topKeys = []string{"listen", "auth", "defaults", "cameras", "write_timeout", "snapshot_timeout", "max_age",
+	"max_viewers", "max_viewers_per_camera"}
 
 func (p *parser) file(data []byte) *File {
 	root, ok := p.decode(data)
@@ -125,6 +131,26 @@ func (p *parser) file(data []byte) *File {
 					p.errorf(kv.v.Line, d.key, "must be positive")
 				}
 				*d.to = v
+			}
+		}
+	}
+	for _, c := range []struct {
+		key string
+		to  *int
+	}{
+		{"max_viewers", &f.MaxViewers},
+		{"max_viewers_per_camera", &f.MaxViewersPerCamera},
+	} {
+		if kv, ok := pairs[c.key]; ok {
+			if v, ok := value(p, kv.v, c.key, parseInt); ok {
+				switch {
+				case v < 0:
+					p.errorf(kv.v.Line, c.key, "%d is negative (0 means no cap)", v)
+				case v == 0:
+					*c.to = -1
+				default:
+					*c.to = v
+				}
 			}
 		}
 	}

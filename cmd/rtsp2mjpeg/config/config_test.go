@@ -403,6 +403,8 @@ func TestParse(t *testing.T) {
 		{"DESIGN.md's unquoted ${VAR} in a flow list", lines("auth:", "  tokens: [${DASH_TOKEN}, x${B:-b}y]", "cameras:", "  - {name: a, url: 'rtsp://h/${P:-p}'}"),
 			map[string]string{"DASH_TOKEN": "t"},
 			&File{Auth: &Auth{Tokens: []string{"t", "xby"}}, Cameras: []pipeline.CameraConfig{camera("a", "rtsp://h/p", nil)}}},
+		{"viewer caps, 0 for none", lines("max_viewers: 0", "max_viewers_per_camera: 20", "cameras:", "  - {name: a, url: 'rtsp://h/'}"),
+			nil, &File{MaxViewers: -1, MaxViewersPerCamera: 20, Cameras: []pipeline.CameraConfig{camera("a", "rtsp://h/", nil)}}},
 		{"tokens only", lines("auth:", `  tokens: ["${DASH_TOKEN}"]`, "cameras:", "  - {name: a, url: 'rtsp://h/'}"),
 			map[string]string{"DASH_TOKEN": "t"},
 			&File{Auth: &Auth{Tokens: []string{"t"}}, Cameras: []pipeline.CameraConfig{camera("a", "rtsp://h/", nil)}}},
