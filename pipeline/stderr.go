@@ -100,7 +100,12 @@ func harmless(l string) bool {
 	return strings.Contains(l, "deprecated pixel format used") ||
 		strings.Contains(l, "not enough frames to estimate rate") ||
 		strings.Contains(l, "Received packet without a start chunk") || // joined mid-frame
-		strings.HasPrefix(l, "Last message repeated")
+		strings.HasPrefix(l, "Last message repeated") ||
+		// The short probe's complaints: harmless when frames come (with
+		// skip_frame nokey they always appear); when none come, they are in
+		// the restart reason and trigger the long probe.
+		strings.Contains(l, "Could not find codec parameters") ||
+		strings.Contains(l, "Consider increasing the value for the 'analyzeduration'")
 }
 
 // Contains reports whether a line of the tail holds sub.
