@@ -333,7 +333,7 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	defer cancel(nil)
 
 	// Start and Wait on one locked OS thread, for Pdeathsig.
-	unlock := lockThread()
+	unlock := LockThread()
 	defer unlock()
 
 	c.mu.Lock()
@@ -344,7 +344,7 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	c.mu.Unlock()
 	args := buildArgs(cfg, longProbe)
 	cmd := exec.CommandContext(runCtx, cfg.FFmpeg, args...)
-	setProcAttr(cmd)
+	OwnChild(cmd)
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = waitDelay
 	c.stderr.Reset(redact)
@@ -444,7 +444,7 @@ func (c *Camera) detectCodec(ctx context.Context, cfg CameraConfig, redact *Reda
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cfg.FFprobe, ProbeArgs(cfg)...)
-	setProcAttr(cmd)
+	OwnChild(cmd)
 	cmd.WaitDelay = waitDelay
 	out, err := cmd.Output()
 	if err != nil {

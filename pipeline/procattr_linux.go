@@ -6,18 +6,19 @@ import (
 	"syscall"
 )
 
-// setProcAttr puts ffmpeg in its own process group (signalled as one, and
-// out of reach of a terminal's ^C) and makes the kernel kill it when the
-// daemon dies, even by kill -9.
-func setProcAttr(cmd *exec.Cmd) {
+// OwnChild puts a child process (ffmpeg) in its own process group
+// (signalled as one, and out of reach of a terminal's ^C) and makes the
+// kernel kill it when its parent dies, even by kill -9. Start and Wait it
+// under LockThread.
+func OwnChild(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// lockThread pins the goroutine that starts and waits for ffmpeg to its OS
+// LockThread pins the goroutine that starts and waits for a child to its OS
 // thread: Pdeathsig fires when the forking thread exits, not the process
 // (golang/go#27505), and a locked thread is never reused or retired under
 // the child.
-func lockThread() (unlock func()) {
+func LockThread() (unlock func()) {
 	runtime.LockOSThread()
 	return runtime.UnlockOSThread
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
 const (
@@ -29,7 +31,7 @@ const (
 // the child.
 func (c *Camera) runFeed(ctx context.Context, args []string, done chan<- struct{}) {
 	defer close(done)
-	unlock := lockThread()
+	unlock := pipeline.LockThread()
 	defer unlock()
 
 	backoff := feedMinBackoff
@@ -72,7 +74,7 @@ func (c *Camera) runFeed(ctx context.Context, args []string, done chan<- struct{
 // it is killed). The process is always waited for.
 func (c *Camera) runPublisher(ctx context.Context, args []string) error {
 	cmd := exec.Command(c.ffmpegPath, args...)
-	setProcAttr(cmd)
+	pipeline.OwnChild(cmd)
 	cmd.Stderr = &lineWriter{emit: c.stderrLine}
 
 	c.mu.Lock()
