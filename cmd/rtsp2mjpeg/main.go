@@ -192,6 +192,11 @@ func httpConfig(f *config.File) (httpapi.Config, error) {
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	// Caught from the start: SIGHUP's default action would end the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -275,9 +280,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		retire(removed) // after the router stopped serving them
 		log.WithField("cameras", len(cams)).Info("config reloaded")
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	wg.Go(func() {
 		for {
 			select {
