@@ -31,14 +31,14 @@ func newStatusCamera(name string, state pipeline.State) *statusCamera {
 	return c
 }
 
-func (c *statusCamera) Publish(jpeg []byte, at time.Time) *pipeline.Frame {
-	f := c.fakeCamera.Publish(jpeg, at)
+func (c *statusCamera) Publish(jpeg []byte, at time.Time) uint64 {
+	seq := c.fakeCamera.Publish(jpeg, at)
 	c.update(func(st *pipeline.Status) {
 		st.Frames++
 		st.Bytes += uint64(len(jpeg))
 		st.LastFrameAt = &at
 	})
-	return f
+	return seq
 }
 
 func (c *statusCamera) update(f func(*pipeline.Status)) {

@@ -32,16 +32,19 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 		if f != nil {
 			after = f.Seq
 		}
+		f.Release() // nil-safe; only its number was needed
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.SnapshotTimeout)
 		// Next returns the newest frame past after: one captured while we
 		// waited, so fresh whatever max_age is.
 		f, _ = cam.Next(ctx, after)
 		cancel()
 		if f == nil || f.NoSignal {
+			f.Release()
 			a.noFreshFrame(w, r, cam)
 			return
 		}
 	}
+	defer f.Release() // once written: the hub may reuse its memory
 
 	h := w.Header()
 	h.Set("Content-Type", "image/jpeg")

@@ -113,6 +113,7 @@ func (s *stream) run(ctx context.Context) error {
 		f, err := s.cam.Next(wait, seq)
 		cancel()
 		if ctx.Err() != nil {
+			f.Release()
 			return ctx.Err()
 		}
 		if errors.Is(err, pipeline.ErrHubClosed) {
@@ -122,7 +123,9 @@ func (s *stream) run(ctx context.Context) error {
 		if err != nil {
 			// No frame for s.every: show the outage, which also keeps
 			// proxies from cutting an idle connection.
-			part = s.noSignal.frame(s.cam.Latest(), time.Now()).Part
+			last := s.cam.Latest()
+			part = s.noSignal.frame(last, time.Now()).Part
+			last.Release() // only its time and number were read
 		} else {
 			if seq != 0 && s.gap == 0 {
 				// A viewer without a rate cap should see every frame: those
@@ -135,7 +138,9 @@ func (s *stream) run(ctx context.Context) error {
 			lastSent = time.Now()
 			part = f.Part
 		}
-		if err := s.write(part); err != nil {
+		err = s.write(part)
+		f.Release() // written: the hub may reuse its memory
+		if err != nil {
 			return err
 		}
 	}

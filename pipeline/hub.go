@@ -15,6 +15,7 @@ type Hub struct {
 	latest  *Frame        // nil until the first frame
 	changed chan struct{} // closed and replaced by every Publish
 	closed  bool
+	parts   partPool // memory of released frames, reused
 }
 
 // ErrHubClosed is returned by Next once the camera is gone.
@@ -35,9 +36,9 @@ func NewHub() *Hub {
 	return &Hub{changed: make(chan struct{})}
 }
 
-// Publish makes jpeg the newest frame, captured at at, and returns it.
-// jpeg is copied into the frame; the caller may reuse it.
-func (h *Hub) Publish(jpeg []byte, at time.Time) *Frame {
+// Publish makes jpeg the newest frame, captured at at, and returns its
+// sequence number. jpeg is copied into the frame; the caller may reuse it.
+func (h *Hub) Publish(jpeg []byte, at time.Time) uint64 {
 	h.mu.Lock()
 	var seq uint64 = 1
 	if h.latest != nil {
@@ -45,30 +46,40 @@ func (h *Hub) Publish(jpeg []byte, at time.Time) *Frame {
 	}
 	h.mu.Unlock()
 	// Build the part outside the lock: only this goroutine publishes.
-	f := NewFrame(jpeg, at, seq)
+	f := newFrame(jpeg, at, seq, false, &h.parts)
 	h.mu.Lock()
+	old := h.latest
 	h.latest = f
 	if !h.closed {
 		close(h.changed) // wakes all waiters at once; O(1) for the producer
 		h.changed = make(chan struct{})
 	}
 	h.mu.Unlock()
-	return f
+	old.Release() // the hub's reference; viewers still writing it hold theirs
+	return seq
 }
 
-// Latest returns the newest frame, or nil before the first one.
+// Latest returns the newest frame, or nil before the first one. The caller
+// releases it (Frame.Release) when done with its bytes.
 func (h *Hub) Latest() *Frame {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.latest != nil {
+		h.latest.refs.Add(1)
+	}
 	return h.latest
 }
 
 // Next returns the newest frame with Seq > after, waiting until one is
-// published or ctx ends.
+// published or ctx ends. The caller releases it (Frame.Release) when done
+// with its bytes.
 func (h *Hub) Next(ctx context.Context, after uint64) (*Frame, error) {
 	for {
 		h.mu.Lock()
 		f, changed, closed := h.latest, h.changed, h.closed
+		if !closed && f != nil && f.Seq > after {
+			f.refs.Add(1) // under the lock: f cannot be recycled meanwhile
+		}
 		h.mu.Unlock()
 		if closed {
 			return nil, ErrHubClosed

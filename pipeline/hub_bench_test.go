@@ -29,6 +29,7 @@ func BenchmarkHubFanout(b *testing.B) {
 							return
 						}
 						seq = f.Seq
+						f.Release()
 						n++
 					}
 				})

@@ -34,7 +34,9 @@ func TestHubPublishCopiesAndBuildsPart(t *testing.T) {
 	h := NewHub()
 	src := []byte{0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9}
 	at := time.UnixMilli(1700000000123)
-	f := h.Publish(src, at)
+	h.Publish(src, at)
+	f := h.Latest()
+	defer f.Release()
 	src[2] = 99 // the splitter reuses its buffer
 	if f.JPEG[2] != 1 {
 		t.Fatal("frame shares memory with the publisher's buffer")
@@ -127,4 +129,42 @@ func TestHubProducerNeverWaitsForViewers(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// A frame a viewer holds keeps its bytes while the hub recycles the memory
+// of released frames.
+func TestHubRecyclesOnlyReleasedFrames(t *testing.T) {
+	h := NewHub()
+	jpeg := func(b byte) []byte { return bytes.Repeat([]byte{b}, 1000) }
+	h.Publish(jpeg(1), time.Now())
+	held, err := h.Next(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		h.Publish(jpeg(byte(2+i)), time.Now())
+		f, _ := h.Next(t.Context(), 0)
+		f.Release()
+	}
+	if !bytes.Equal(held.JPEG, jpeg(1)) {
+		t.Fatal("a held frame was overwritten by a recycled one")
+	}
+	held.Release()
+	seven := jpeg(7)
+	if n := testing.AllocsPerRun(100, func() {
+		h.Publish(seven, time.Now())
+		f, _ := h.Next(t.Context(), 0)
+		f.Release()
+	}); n > 2 {
+		t.Errorf("%.0f allocations per published frame, want <= 2 (the Frame and its wake-up channel; the memory reused)", n)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a double release went unnoticed")
+		}
+	}()
+	f := h.Latest()
+	f.Release()
+	f.Release()
+	f.Release() // the hub's reference is gone too: below zero
 }

@@ -15,6 +15,24 @@ func BenchmarkFramePath(b *testing.B) {
 	for i := range n {
 		frames = append(frames, testJPEG(b, 1280, 720, uint64(i+1), 3)...)
 	}
+	b.Run("memory", func(b *testing.B) {
+		// Split and publish only: what the daemon's own code costs.
+		s := NewSplitter(&loopReader{data: frames}, 0)
+		h := NewHub()
+		b.SetBytes(int64(len(frames) / n))
+		b.ReportAllocs()
+		for b.Loop() {
+			f, err := s.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Publish(f, time.Now())
+		}
+	})
+	b.Run("pipe", func(b *testing.B) { framePathPipe(b, frames, n) })
+}
+
+func framePathPipe(b *testing.B, frames []byte, n int) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		b.Fatal(err)
