@@ -208,6 +208,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		if cfg.OnDemand && !c.waitForViewer(ctx) {
 			return nil
 		}
+		started := time.Now()
 		healthy, err := c.runOnce(ctx, cfg, redact)
 		if ctx.Err() != nil {
 			return nil
@@ -225,7 +226,10 @@ func (c *Camera) Run(ctx context.Context) error {
 		if healthy >= healthyAfter {
 			b.Reset()
 		}
-		wait := b.Next()
+		// The backoff counts from the start of the failed run: a camera that
+		// took 5 s to time out is retried at once while the backoff is
+		// shorter than that, and fast failures still slow down.
+		wait := max(b.Next()-time.Since(started), 0)
 		msg := redact.Redact(err.Error())
 		c.mu.Lock()
 		c.restarts++

@@ -31,7 +31,10 @@ func buildArgs(c CameraConfig, longProbe bool) []string {
 		// keep the output rate.
 		in["skip_frame"] = "nokey"
 	}
-	out := ffmpeg.KwArgs{"an": "", "f": "image2pipe"}
+	// passthrough: each decoded frame goes out at once. The default for
+	// image2pipe makes a constant rate from the timestamps, which after a
+	// camera freezes holds frames back for seconds.
+	out := ffmpeg.KwArgs{"an": "", "f": "image2pipe", "fps_mode": "passthrough"}
 	if c.Codec == CodecCopy {
 		// Stream copy cannot be filtered: fps and width do not apply.
 		out["c:v"] = "copy"

@@ -20,26 +20,26 @@ func TestBuildArgs(t *testing.T) {
 		cfg  CameraConfig
 		want string
 	}{
-		{"rtsp defaults", base, rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+		{"rtsp defaults", base, rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
 		{"rtsp udp", with(func(c *CameraConfig) { c.RTSPTransport = "udp" }),
-			strings.Replace(rtspIn, "tcp", "udp", 1) + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+			strings.Replace(rtspIn, "tcp", "udp", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
 		{"fps and width", with(func(c *CameraConfig) { c.FPS = 5; c.Width = 640; c.Quality = 8 }),
-			rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 8 -vf fps=5,scale=640:-2 pipe:1"},
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 8 -vf fps=5,scale=640:-2 pipe:1"},
 		{"fps 1 or less decodes keyframes only", with(func(c *CameraConfig) { c.FPS = 0.5 }),
 			strings.Replace(rtspIn, "-rtsp_transport tcp", "-rtsp_transport tcp -skip_frame nokey", 1) +
-				" -an -c:v mjpeg -f image2pipe -q:v 5 -vf fps=0.5 pipe:1"},
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -vf fps=0.5 pipe:1"},
 		{"fps 2 decodes every frame", with(func(c *CameraConfig) { c.FPS = 2 }),
-			rtspIn + " -an -c:v mjpeg -f image2pipe -q:v 5 -vf fps=2 pipe:1"},
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -vf fps=2 pipe:1"},
 		{"copy at fps 1 decodes nothing", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.FPS = 1 }),
-			rtspIn + " -an -c:v copy -f image2pipe pipe:1"},
+			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1"},
 		{"copy ignores filters", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.FPS = 5; c.Width = 640 }),
-			rtspIn + " -an -c:v copy -f image2pipe pipe:1"},
+			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1"},
 		{"stall timeout sets socket timeout", with(func(c *CameraConfig) { c.StallTimeout = 2 * time.Second }),
-			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
 		{"http", with(func(c *CameraConfig) { c.URL = "http://192.0.2.10/video.mjpg" }),
-			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
 		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
-			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -q:v 5 pipe:1"},
+			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -155,8 +155,10 @@ func TestDaemonSurvivesCameraFaults(t *testing.T) {
 		}
 		must(t, cam.Resume())
 		paused = false
+		resumed := time.Now()
 		drain(v)
-		v.nextLive(t, 10*time.Second)
+		p := v.nextLive(t, 20*time.Second)
+		t.Logf("live frames again %v after the camera resumed", p.at.Sub(resumed).Round(time.Millisecond))
 		resp, body = d.get(t, "/snapshot")
 		if resp.StatusCode != 200 {
 			t.Fatalf("snapshot after resume: %d %s", resp.StatusCode, body)
