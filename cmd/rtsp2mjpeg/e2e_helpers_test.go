@@ -402,3 +402,84 @@ func must(t *testing.T, err error) {
 }
 
 var _ = fmt.Sprintf
+
+// needTool returns the path of an external program, skipping the test where
+// it is missing, except in CI, which must install it (how: install).
+func needTool(t *testing.T, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; CI must install it (%s)", name, install)
+		}
+		t.Skipf("%s not installed (%s)", name, install)
+	}
+	return p
+}
+
+// longTests tells whether the full-length fault tests were asked for.
+func longTests() bool { return os.Getenv("RTSP2MJPEG_LONG_TESTS") == "1" }
+
+// procStatus reads a numeric field of /proc/PID/status (VmRSS in kB,
+// Threads), or -1 when the process or the field is gone.
+func procStatus(pid int, key string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// rssKB is the daemon's resident memory in kB.
+func (d *daemon) rssKB() int { return procStatus(d.cmd.Process.Pid, "VmRSS") }
+
+// threads is the daemon's number of OS threads.
+func (d *daemon) threads() int { return procStatus(d.cmd.Process.Pid, "Threads") }
+
+// openFDs counts the daemon's open file descriptors.
+func (d *daemon) openFDs() int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// metric returns the value of an unlabelled metric of /metrics, or -1.
+func (d *daemon) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	_, b := d.get(t, "/metrics")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// running tells whether pid is a live process: not gone and not a zombie
+// waiting for its new parent to reap it.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	return s[i+2] != 'Z' && s[i+2] != 'X'
+}
