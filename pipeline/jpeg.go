@@ -64,6 +64,7 @@ type Splitter struct {
 	next splitState // state after the current segment: stScan after SOS
 	rem  int        // bytes left in the current segment body
 	over bool       // the current frame passed max: its bytes are discarded as parsed
+	sof  bool       // the current frame has had its SOF (frame header) segment
 
 	// base is the stream offset of buf[0]; back is how many bytes were
 	// searched again after invalid frames. Together they bound the work of
@@ -193,6 +194,7 @@ func (s *Splitter) parse() []byte {
 				// partial frame and restart at this SOI.
 				s.dropped.Add(1)
 				s.over = false
+				s.sof = false
 				s.start = p
 				s.pos = p + 2
 			case m == mTEM, m >= mRST && m <= mRST+7:
@@ -205,6 +207,20 @@ func (s *Splitter) parse() []byte {
 				}
 				n := int(buf[p+2])<<8 | int(buf[p+3])
 				if n < 2 {
+					s.invalid()
+					continue
+				}
+				// One frame header, before the first scan. A frame torn
+				// inside a segment whose length then swallows the next
+				// frame's SOI shows up as a second SOF or as a scan
+				// without one: drop it, do not glue two frames together.
+				if isSOF(m) {
+					if s.sof {
+						s.invalid()
+						continue
+					}
+					s.sof = true
+				} else if m == mSOS && !s.sof {
 					s.invalid()
 					continue
 				}
@@ -246,6 +262,7 @@ func (s *Splitter) seek(buf []byte) bool {
 		}
 		if buf[p+1] == mSOI {
 			s.skipped(p - s.pos)
+			s.sof = false
 			s.start = p
 			s.pos = p + 2
 			s.st = stMarker
@@ -351,3 +368,9 @@ func (s *Splitter) fill() {
 
 // errBadRead reports a reader that returned an impossible count.
 var errBadRead = errors.New("pipeline: reader returned an invalid count from Read")
+
+// isSOF tells the start-of-frame markers C0..CF, which are not DHT (C4),
+// JPG (C8) or DAC (CC).
+func isSOF(m byte) bool {
+	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC
+}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
@@ -89,11 +90,14 @@ func endOfHeaders(t testing.TB, jpg []byte) int {
 // sos is a minimal SOS header for one component.
 var sos = seg(mSOS, []byte{1, 1, 0, 0, 63, 0})
 
+// sof is a baseline frame header: 8-bit, 1x1 pixels, one component.
+var sof = seg(0xC0, []byte{8, 0, 1, 0, 1, 1, 1, 0x11, 0})
+
 // crafted is a structurally valid frame that image/jpeg cannot decode: SOI,
 // SOS header, then scan bytes (which must be valid entropy-coded data: no FF
 // except FF 00, FF D0..D7 and fill), then EOI.
 func crafted(scan ...byte) []byte {
-	return cat([]byte{0xFF, 0xD8}, sos, scan, []byte{0xFF, 0xD9})
+	return cat([]byte{0xFF, 0xD8}, sof, sos, scan, []byte{0xFF, 0xD9})
 }
 
 // chunkReader returns its data in random-sized reads.
@@ -215,9 +219,9 @@ func TestSplitter(t *testing.T) {
 		},
 		{
 			name: "several scans with tables between",
-			in: cat([]byte{0xFF, 0xD8}, seg(0xDB, make([]byte, 65)), sos, []byte{1, 2, 0xFF, 0x00},
+			in: cat([]byte{0xFF, 0xD8}, seg(0xDB, make([]byte, 65)), sof, sos, []byte{1, 2, 0xFF, 0x00},
 				seg(0xC4, []byte{0x10, 0xFF, 0xD9}), sos, []byte{3, 0xFF, 0xD1, 4}, sos, []byte{5}, []byte{0xFF, 0xD9}),
-			want: [][]byte{cat([]byte{0xFF, 0xD8}, seg(0xDB, make([]byte, 65)), sos, []byte{1, 2, 0xFF, 0x00},
+			want: [][]byte{cat([]byte{0xFF, 0xD8}, seg(0xDB, make([]byte, 65)), sof, sos, []byte{1, 2, 0xFF, 0x00},
 				seg(0xC4, []byte{0x10, 0xFF, 0xD9}), sos, []byte{3, 0xFF, 0xD1, 4}, sos, []byte{5}, []byte{0xFF, 0xD9})},
 			garbage: 0,
 		},
@@ -426,7 +430,7 @@ func TestSplitterBadReaders(t *testing.T) {
 func TestSplitterMemoryBound(t *testing.T) {
 	const maxFrame = 64 << 10
 	good := testJPEG(t, 32, 32, 1, 20)
-	longScan := cat([]byte{0xFF, 0xD8}, sos, bytes.Repeat([]byte{0x55, 0xFF, 0x00, 0x12}, 1<<20), []byte{0xFF, 0xD9})
+	longScan := cat([]byte{0xFF, 0xD8}, sof, sos, bytes.Repeat([]byte{0x55, 0xFF, 0x00, 0x12}, 1<<20), []byte{0xFF, 0xD9})
 	var segs []byte
 	for range 100 {
 		segs = append(segs, seg(0xE2, make([]byte, 65000))...)
@@ -601,6 +605,41 @@ func TestSplitterCountersConcurrent(t *testing.T) {
 			return
 		default:
 			_, _ = s.Dropped(), s.Garbage()
+		}
+	}
+}
+
+// A frame torn inside its SOF or SOS header, followed by a whole frame: the
+// torn segment's length would swallow the next SOI. Only the whole frame
+// may come out, never the two glued into one that does not decode.
+func TestSplitterTornHeaderIsNotGlued(t *testing.T) {
+	a := testJPEG(t, 64, 48, 1, 20)
+	b := testJPEG(t, 64, 48, 2, 20)
+	for _, marker := range []byte{0xC0, mSOS} {
+		i := bytes.Index(a, []byte{0xFF, marker})
+		if i < 0 {
+			t.Fatalf("no FF %X in the test JPEG", marker)
+		}
+		n := int(a[i+2])<<8 | int(a[i+3])
+		torn := a[:i+2+n-2] // two bytes short of the end of the segment
+		for _, rd := range readers {
+			t.Run(fmt.Sprintf("%X/%s", marker, rd.name), func(t *testing.T) {
+				frames, s, err := splitAll(t, rd.new(cat(torn, b, a)), 0)
+				if err != io.EOF {
+					t.Fatalf("err = %v", err)
+				}
+				for _, f := range frames {
+					if _, err := jpeg.Decode(bytes.NewReader(f)); err != nil {
+						t.Errorf("a %d-byte frame does not decode: %v", len(f), err)
+					}
+				}
+				if len(frames) != 2 || !bytes.Equal(frames[0], b) || !bytes.Equal(frames[1], a) {
+					t.Errorf("got %d frames, want the 2 whole ones", len(frames))
+				}
+				if s.Dropped() == 0 {
+					t.Error("the torn frame was not counted as dropped")
+				}
+			})
 		}
 	}
 }
