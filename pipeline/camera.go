@@ -431,10 +431,16 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		c.longProbe = true
 		c.mu.Unlock()
 	}
-	if tail := c.stderr.Tail(); tail != "" {
-		return healthy, fmt.Errorf("ffmpeg exited (%w): %s", werr, tail)
+	what := "ffmpeg exited"
+	if first.IsZero() && time.Since(started) >= cfg.StallTimeout {
+		// ffmpeg gave up after its socket timeout: the camera accepted the
+		// connection (or not even that) but did not answer.
+		what = fmt.Sprintf("no answer from the camera within %s: ffmpeg exited", cfg.StallTimeout)
 	}
-	return healthy, fmt.Errorf("ffmpeg exited (%w)", werr)
+	if tail := c.stderr.Tail(); tail != "" {
+		return healthy, fmt.Errorf("%s (%w): %s", what, werr, tail)
+	}
+	return healthy, fmt.Errorf("%s (%w)", what, werr)
 }
 
 // detectCodec asks ffprobe for the camera's codec. When it is MJPEG it
