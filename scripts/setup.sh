@@ -85,6 +85,11 @@ fi
 if ((want_browser)); then
 	need chromium chromium chromium-browser
 	need chromium-driver chromedriver
+	# Viewer compatibility tests read the stream with OpenCV, through
+	# Debian's python3 (a pyenv python3 first on PATH may lack cv2).
+	if ! /usr/bin/python3 -c 'import cv2' >/dev/null 2>&1; then
+		missing+=(python3-opencv)
+	fi
 fi
 
 if ((${#missing[@]} == 0)); then
