@@ -30,7 +30,10 @@ const (
 	backoffMax   = 30 * time.Second
 	healthyAfter = 30 * time.Second // a run this long resets the backoff
 	probeEvery   = 250 * time.Millisecond
-	waitDelay    = 2 * time.Second // SIGTERM, then SIGKILL after this
+	// comebackWindow: after a camera answers again, failed starts are
+	// retried every probeEvery for this long.
+	comebackWindow = 5 * time.Second
+	waitDelay      = 2 * time.Second // SIGTERM, then SIGKILL after this
 )
 
 // Camera runs and supervises one ffmpeg and holds its newest frame. Run
@@ -203,6 +206,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		c.mu.Unlock()
 	}()
 	b := Backoff{Min: backoffMin, Max: backoffMax}
+	var cameBack time.Time // when the dial probe last saw the camera return
 	for {
 		cfg, redact := c.config()
 		if cfg.OnDemand && !c.waitForViewer(ctx) {
@@ -230,6 +234,11 @@ func (c *Camera) Run(ctx context.Context) error {
 		// took 5 s to time out is retried at once while the backoff is
 		// shorter than that, and fast failures still slow down.
 		wait := max(b.Next()-time.Since(started), 0)
+		if time.Since(cameBack) < comebackWindow {
+			// A camera that answers TCP again may need a moment before its
+			// stream is ready: retry at the probe's pace meanwhile.
+			wait = min(wait, probeEvery)
+		}
 		msg := redact.Redact(err.Error())
 		c.mu.Lock()
 		c.restarts++
@@ -242,7 +251,8 @@ func (c *Camera) Run(ctx context.Context) error {
 			"retry_in":    wait.Round(time.Millisecond).String(),
 		}).Warn("ffmpeg stopped, restarting")
 		if c.sleep(ctx, cfg.URL, wait) {
-			b.Reset() // the camera just came back: retry soon if it is not ready yet
+			b.Reset()
+			cameBack = time.Now()
 		}
 		if ctx.Err() != nil {
 			return nil
