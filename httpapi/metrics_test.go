@@ -77,6 +77,20 @@ func (c *scriptedCamera) Next(ctx context.Context, after uint64) (*pipeline.Fram
 	return nil, ctx.Err()
 }
 
+// NextBefore hides the hub's, which the stream would use instead of Next.
+func (c *scriptedCamera) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*pipeline.Frame, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-timeout:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return c.Next(ctx, after)
+}
+
 // scrape GETs /metrics and parses it as the Prometheus text format.
 func scrape(t *testing.T, srv *httptest.Server) map[string]*dto.MetricFamily {
 	t.Helper()

@@ -87,7 +87,11 @@ func (s *stream) run(ctx context.Context) error {
 		lastSent time.Time   // when the last camera frame was sent
 		pause    *time.Timer // rate cap; made on first use
 	)
+	// One timer for the no-signal period, reset per frame: a context with
+	// a timeout per frame and viewer cost a tenth of the daemon's CPU.
+	idle := time.NewTimer(s.every)
 	defer func() {
+		idle.Stop()
 		if pause != nil {
 			pause.Stop()
 		}
@@ -109,9 +113,8 @@ func (s *stream) run(ctx context.Context) error {
 				}
 			}
 		}
-		wait, cancel := context.WithTimeout(ctx, s.every)
-		f, err := s.cam.Next(wait, seq)
-		cancel()
+		idle.Reset(s.every) // Go 1.23+ timers: Reset drops a stale tick
+		f, err := s.next(ctx, seq, idle.C)
 		if ctx.Err() != nil {
 			f.Release()
 			return ctx.Err()
@@ -149,6 +152,29 @@ func (s *stream) run(ctx context.Context) error {
 // write sends p in one write (a part carries the next boundary, so the
 // browser shows it at once) and flushes it, within the write timeout.
 func (s *stream) write(p []byte) error { return s.out.write(p) }
+
+// nextBefore is what pipeline.Camera offers beyond the Camera interface:
+// Next bounded by a timer channel.
+type nextBefore interface {
+	NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*pipeline.Frame, error)
+}
+
+// next waits for a frame past seq until timeout fires.
+func (s *stream) next(ctx context.Context, seq uint64, timeout <-chan time.Time) (*pipeline.Frame, error) {
+	if nb, ok := s.cam.(nextBefore); ok {
+		return nb.NextBefore(ctx, seq, timeout)
+	}
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-timeout:
+			cancel()
+		case <-wait.Done():
+		}
+	}()
+	return s.cam.Next(wait, seq)
+}
 
 // sink is where a stream's bytes go: each write is sent at once, within the
 // write timeout.

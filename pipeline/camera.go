@@ -124,6 +124,11 @@ func (c *Camera) Next(ctx context.Context, after uint64) (*Frame, error) {
 	return c.hub.Next(ctx, after)
 }
 
+// NextBefore is Next that gives up with ErrNoFrameYet when timeout fires.
+func (c *Camera) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*Frame, error) {
+	return c.hub.NextBefore(ctx, after, timeout)
+}
+
 // Status reports the camera's state and counters, password masked.
 func (c *Camera) Status() Status {
 	now := time.Now()

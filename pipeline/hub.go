@@ -74,6 +74,15 @@ func (h *Hub) Latest() *Frame {
 // published or ctx ends. The caller releases it (Frame.Release) when done
 // with its bytes.
 func (h *Hub) Next(ctx context.Context, after uint64) (*Frame, error) {
+	return h.NextBefore(ctx, after, nil)
+}
+
+// ErrNoFrameYet is returned by NextBefore when its timeout fires first.
+var ErrNoFrameYet = errors.New("no new frame before the timeout")
+
+// NextBefore is Next that also gives up with ErrNoFrameYet when timeout
+// fires. A stream reuses one timer for this instead of a context per frame.
+func (h *Hub) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*Frame, error) {
 	for {
 		h.mu.Lock()
 		f, changed, closed := h.latest, h.changed, h.closed
@@ -89,6 +98,8 @@ func (h *Hub) Next(ctx context.Context, after uint64) (*Frame, error) {
 		}
 		select {
 		case <-changed:
+		case <-timeout:
+			return nil, ErrNoFrameYet
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
