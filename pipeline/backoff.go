@@ -24,3 +24,6 @@ func (b *Backoff) Next() time.Duration {
 
 // Reset starts again from Min, after a healthy run.
 func (b *Backoff) Reset() { b.n = 0 }
+
+// Limit makes the next wait at most Min << steps (before jitter).
+func (b *Backoff) Limit(steps int) { b.n = min(b.n, steps) }

@@ -211,7 +211,8 @@ func (c *Camera) Run(ctx context.Context) error {
 		c.mu.Unlock()
 	}()
 	b := Backoff{Min: backoffMin, Max: backoffMax}
-	var cameBack time.Time // when the dial probe last saw the camera return
+	var cameBack time.Time    // when the dial probe last saw the camera return
+	var unreachable time.Time // when a start last failed to connect
 	for {
 		cfg, redact := c.config()
 		if cfg.OnDemand && !c.waitForViewer(ctx) {
@@ -234,12 +235,22 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		if healthy >= healthyAfter {
 			b.Reset()
+		} else if healthy > 0 {
+			// Frames came: the camera and its settings work. A crash or
+			// stall then is retried within about 2 s, not after a backoff
+			// grown by earlier outages.
+			b.Limit(2)
 		}
 		// The backoff counts from the start of the failed run: a camera that
 		// took 5 s to time out is retried at once while the backoff is
 		// shorter than that, and fast failures still slow down.
 		wait := max(b.Next()-time.Since(started), 0)
-		if time.Since(cameBack) < comebackWindow {
+		connectFailed := isConnectError(err)
+		if connectFailed {
+			unreachable = time.Now()
+		}
+		if time.Since(cameBack) < comebackWindow ||
+			(!connectFailed && time.Since(unreachable) < comebackWindow) {
 			// A camera that answers TCP again may need a moment before its
 			// stream is ready: retry at the probe's pace meanwhile.
 			wait = min(wait, probeEvery)
@@ -263,6 +274,17 @@ func (c *Camera) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// isConnectError tells a start that could not reach the camera at all.
+func isConnectError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"Connection refused", "No route to host", "Network is unreachable", "Connection timed out"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitForViewer parks an on-demand camera until someone watches. It

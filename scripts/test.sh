@@ -98,7 +98,10 @@ run_fuzz() {
 
 step gofmt check_gofmt
 step vet go vet ./...
-step test go test -race -count=1 -timeout 20m "$@" ./...
+# -p 1: one package at a time. The end-to-end tests time recoveries (a
+# camera back within 3 s); packages run side by side on a 2-core machine
+# (each with its cameras and ffmpeg processes) would stretch them.
+step test go test -race -count=1 -p 1 -timeout 30m "$@" ./...
 if [ "$fuzztime" = "0" ] || [ "$fuzztime" = "0s" ]; then
 	echo "==> fuzz: skipped (FUZZTIME=$fuzztime)"
 	skipped+=(fuzz)
