@@ -266,7 +266,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			"stderr_tail": c.stderr.Tail(),
 			"retry_in":    wait.Round(time.Millisecond).String(),
 		}).Warn("ffmpeg stopped, restarting")
-		if c.sleep(ctx, cfg.URL, wait) {
+		if c.sleep(ctx, cfg.URL, wait, connectFailed) {
 			b.Reset()
 			cameBack = time.Now()
 		}
@@ -310,7 +310,10 @@ func (c *Camera) waitForViewer(ctx context.Context) bool {
 // again: a TCP dial costs far less than an ffmpeg start, and frames return
 // as soon as the camera is back whatever the backoff has grown to. It
 // reports whether it woke early for that reason.
-func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration) (cameBack bool) {
+//
+// wasDown says the start that failed could not connect: the first probe
+// that connects then means the camera is back.
+func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration, wasDown bool) (cameBack bool) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	addr := dialAddr(rawURL)
@@ -320,7 +323,7 @@ func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration) (cam
 		defer t.Stop()
 		tick = t.C
 	}
-	down := false
+	down := wasDown
 	dialer := net.Dialer{Timeout: probeEvery}
 	for {
 		select {
