@@ -67,7 +67,7 @@ func FuzzRedactURL(f *testing.F) {
 			return
 		}
 		// The password may also appear outside the userinfo by chance.
-		rest := u.Scheme + u.Host + u.Path + u.RawPath + u.RawQuery + u.Fragment + u.User.Username()
+		rest := u.Scheme + u.Host + u.Path + u.EscapedPath() + u.RawQuery + u.Fragment + u.EscapedFragment() + u.User.Username()
 		if strings.Contains(rest, pass) || strings.Contains(rest, url.QueryEscape(pass)) || strings.Contains("xxxxx", pass) {
 			return
 		}
