@@ -398,7 +398,7 @@ func startBrowser(t *testing.T, args ...string) *webDriver {
 			"binary": chromium,
 			"args": append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 				"--no-first-run", "--disable-background-networking", "--disable-component-update",
-				"--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(),
+				"--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + profileDir(t),
 				"--window-size=1280,800", "--force-device-scale-factor=1"}, args...),
 		},
 	}}}
@@ -504,4 +504,22 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// profileDir is a Chromium profile directory removed after the test.
+// Chromium's crash handler, which outlives the browser by a moment, may
+// still write there, which would fail t.TempDir's cleanup: retry a while.
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rtsp2mjpeg-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }

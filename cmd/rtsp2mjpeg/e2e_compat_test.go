@@ -166,7 +166,7 @@ print(cv2.__version__, frames, w, h, "%.2f" % (time.time() - start), "%.1f" % mi
 			// never ends.
 			out, code := runClient(t, 60*time.Second, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 				"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--user-data-dir="+filepath.Join(dir, name+"-profile"), "--window-size=640,480", "--timeout=3000",
+				"--user-data-dir="+chromiumProfile(t), "--window-size=640,480", "--timeout=3000",
 				"--screenshot="+shot, url)
 			if code != 0 {
 				t.Fatalf("chromium exit %d: %s", code, out)
@@ -226,4 +226,20 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	must(t, err)
 	return b
+}
+
+// chromiumProfile is a Chromium profile directory removed after the test,
+// retrying a while: Chromium's crash handler may still write there for a
+// moment after the browser exits, which would fail t.TempDir's cleanup.
+func chromiumProfile(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rtsp2mjpeg-chromium-")
+	must(t, err)
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }
