@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -376,10 +377,6 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// Start and Wait on one locked OS thread, for Pdeathsig.
-	unlock := LockThread()
-	defer unlock()
-
 	c.mu.Lock()
 	longProbe := c.longProbe
 	if cfg.Codec == CodecAuto && c.codec != "" {
@@ -393,10 +390,15 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	cmd.WaitDelay = waitDelay
 	c.stderr.Reset(redact)
 	cmd.Stderr = c.stderr
-	stdout, err := cmd.StdoutPipe()
+	// A pipe of our own rather than StdoutPipe: Wait runs on another
+	// goroutine (StartOwned) and must not close the read end under the
+	// reader before it has drained the last frame.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return 0, fmt.Errorf("ffmpeg stdout: %w", err)
 	}
+	defer stdout.Close()
+	cmd.Stdout = stdoutW
 	c.mu.Lock()
 	c.state = StateStarting
 	c.stopRun = cancel
@@ -408,7 +410,9 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	}()
 	c.log.WithField("args", RedactArgs(args)).Debug("starting ffmpeg")
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	waited, err := StartOwned(cmd)
+	stdoutW.Close() // the child has its copy; EOF comes when it exits
+	if err != nil {
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
 	}
 
@@ -435,7 +439,7 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			cancel(errNoFirstFrame)
 		}
 	})
-	sp := NewSplitter(stdout, 0)
+	sp := NewSplitter(newPipeReader(stdout), 0)
 	var first time.Time
 	for {
 		data, rerr := sp.Next()
@@ -452,7 +456,10 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		c.publish(data, now)
 	}
 	watchdog.Stop()
-	werr := cmd.Wait()
+	// Closing the read end makes a child that is still writing exit on
+	// EPIPE, should the read have failed for another reason than EOF.
+	stdout.Close()
+	werr := <-waited
 	if !first.IsZero() {
 		healthy = time.Since(first)
 	}

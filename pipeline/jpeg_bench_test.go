@@ -7,14 +7,14 @@ import (
 	"testing"
 )
 
-// pipeReader returns at most chunk bytes per read, as a pipe from ffmpeg
+// cappedReader returns at most chunk bytes per read, as a pipe from ffmpeg
 // does (64 KiB on Linux), looping over its data without allocating.
-type pipeReader struct {
+type cappedReader struct {
 	loopReader
 	chunk int
 }
 
-func (r *pipeReader) Read(p []byte) (int, error) {
+func (r *cappedReader) Read(p []byte) (int, error) {
 	return r.loopReader.Read(p[:min(len(p), r.chunk)])
 }
 
@@ -43,7 +43,7 @@ func BenchmarkSplitter(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			r := &pipeReader{loopReader: loopReader{data: c.data}, chunk: c.chunk}
+			r := &cappedReader{loopReader: loopReader{data: c.data}, chunk: c.chunk}
 			if c.chunk == 0 {
 				r.chunk = 1 << 30
 			}
