@@ -416,19 +416,17 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
 	}
 
-	if cfg.Codec == CodecAuto {
-		// Re-encode now for a fast first frame; switch to copy if ffprobe
-		// finds the camera already sends MJPEG.
-		probeDone := make(chan struct{})
-		defer func() {
+	// With codec auto, ffmpeg re-encodes for a fast first frame, and
+	// ffprobe, started once that frame is out, tells whether the camera
+	// already sends MJPEG (then the next run copies). Run beside the start,
+	// ffprobe's own start slowed the first frame by 100-200 ms.
+	var probeDone chan struct{}
+	defer func() {
+		if probeDone != nil {
 			cancel(nil)
 			<-probeDone
-		}()
-		go func() {
-			defer close(probeDone)
-			c.detectCodec(runCtx, cfg, redact, cancel)
-		}()
-	}
+		}
+	}()
 
 	var gotFirst atomic.Bool
 	watchdog := time.AfterFunc(cfg.StartTimeout, func() {
@@ -451,6 +449,13 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			first = now
 			gotFirst.Store(true)
 			c.log.WithField("after", now.Sub(started).Round(time.Millisecond).String()).Info("first frame")
+			if cfg.Codec == CodecAuto {
+				probeDone = make(chan struct{})
+				go func() {
+					defer close(probeDone)
+					c.detectCodec(runCtx, cfg, redact, cancel)
+				}()
+			}
 		}
 		watchdog.Reset(cfg.StallTimeout)
 		c.publish(data, now)

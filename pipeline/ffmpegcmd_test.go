@@ -14,32 +14,32 @@ func TestBuildArgs(t *testing.T) {
 		f(&c)
 		return c
 	}
-	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
+	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
 	tests := []struct {
 		name string
 		cfg  CameraConfig
 		want string
 	}{
-		{"rtsp defaults", base, rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
+		{"rtsp defaults", base, rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"rtsp udp", with(func(c *CameraConfig) { c.RTSPTransport = "udp" }),
-			strings.Replace(rtspIn, "tcp", "udp", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
+			strings.Replace(rtspIn, "tcp", "udp", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"fps and width", with(func(c *CameraConfig) { c.FPS = 5; c.Width = 640; c.Quality = 8 }),
-			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 8 -vf fps=5,scale=640:-2 pipe:1"},
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 8 -threads 1 -vf fps=5,scale=640:-2 pipe:1"},
 		{"fps 1 or less decodes keyframes only", with(func(c *CameraConfig) { c.FPS = 0.5 }),
 			strings.Replace(rtspIn, "-rtsp_transport tcp", "-rtsp_transport tcp -skip_frame nokey", 1) +
-				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -vf fps=0.5 pipe:1"},
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=0.5 pipe:1"},
 		{"fps 2 decodes every frame", with(func(c *CameraConfig) { c.FPS = 2 }),
-			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -vf fps=2 pipe:1"},
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=2 pipe:1"},
 		{"copy at fps 1 decodes nothing", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.FPS = 1 }),
 			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1"},
 		{"copy ignores filters", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.FPS = 5; c.Width = 640 }),
 			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1"},
 		{"stall timeout sets socket timeout", with(func(c *CameraConfig) { c.StallTimeout = 2 * time.Second }),
-			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
+			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"http", with(func(c *CameraConfig) { c.URL = "http://192.0.2.10/video.mjpg" }),
-			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
+			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
-			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 pipe:1"},
+			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +55,10 @@ func TestLongProbeArgs(t *testing.T) {
 	got := strings.Join(buildArgs(DefaultCameraConfig("door", "rtsp://192.0.2.10/s"), true), " ")
 	if !strings.Contains(got, "-analyzeduration 1000000") || !strings.Contains(got, "-probesize 1000000") {
 		t.Fatalf("long probe args: %s", got)
+	}
+	// The second of packets read while probing is dropped, not decoded late.
+	if !strings.Contains(got, "-fflags nobuffer") {
+		t.Fatalf("long probe args without -fflags nobuffer: %s", got)
 	}
 }
 
@@ -110,7 +114,7 @@ func TestValidate(t *testing.T) {
 
 func TestProbeArgs(t *testing.T) {
 	got := strings.Join(ProbeArgs(DefaultCameraConfig("door", "rtsp://u:p@192.0.2.10/s")), " ")
-	want := "-hide_banner -v error -analyzeduration 0 -fflags nobuffer -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 rtsp://u:p@192.0.2.10/s"
+	want := "-hide_banner -v error -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 rtsp://u:p@192.0.2.10/s"
 	if got != want {
 		t.Errorf("probe args\n got: %s\nwant: %s", got, want)
 	}
