@@ -10,6 +10,11 @@
 //	    and writes one part of BYTES to each, fps times a second (one Write
 //	    per frame per connection); run by `run` as its own process, so that
 //	    its CPU is read alone from /proc
+//	benchtool reader
+//	    the pipe read floor: reads its stdin (ffmpeg's MJPEG output) as any Go
+//	    program does, through the runtime's poller, and discards it; run by
+//	    `run` as its own process beside `cat`, both fed by ffmpeg with the
+//	    daemon's own command line
 //	benchtool viewers --url http://127.0.0.1:8007/video --n 50 [--duration 30s]
 //	    N MJPEG viewers with the benchmark's reader, printing per-window
 //	    figures (for profiling the daemon by hand: strace, perf, pprof)
@@ -38,6 +43,8 @@ func main() {
 		err = cmdWriter(os.Args[2:])
 	case "viewers":
 		err = cmdViewers(os.Args[2:])
+	case "reader":
+		err = cmdReader(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -56,5 +63,6 @@ func usage() {
   benchtool run --daemon BIN --testcam BIN [--quick] [flags]   the whole benchmark (see run --help)
   benchtool writer --conns N --size BYTES [--fps 15]          loopback write floor (run by "run")
   benchtool viewers --url URL --n N [--duration 30s]          N MJPEG viewers, figures per window
+  benchtool reader                                            pipe read floor: reads stdin and discards it (run by "run")
 `)
 }

@@ -320,6 +320,30 @@ func (f *firstLineWriter) Write(p []byte) (int, error) {
 }
 
 func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
+	return ps.startIO(name, nil, nil, bin, args...)
+}
+
+// startPipe starts `from | to`: to reads from's stdout through a pipe.
+func (ps *procs) startPipe(name string, from, to []string) (src, dst *proc, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close() // the children have their copies
+	defer w.Close()
+	if dst, err = ps.startIO(name+"-reader", r, nil, to[0], to[1:]...); err != nil {
+		return nil, nil, err
+	}
+	if src, err = ps.startIO(name+"-source", nil, w, from[0], from[1:]...); err != nil {
+		dst.stop(3 * time.Second)
+		return nil, nil, err
+	}
+	return src, dst, nil
+}
+
+// startIO starts bin; stdin and stdout, when not nil, replace /dev/null and
+// the log.
+func (ps *procs) startIO(name string, stdin, stdout *os.File, bin string, args ...string) (*proc, error) {
 	ps.mu.Lock()
 	ps.seq++
 	logPath := filepath.Join(ps.dir, fmt.Sprintf("%02d-%s.log", ps.seq, name))
@@ -331,6 +355,12 @@ func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), logPath: logPath, first: make(chan string, 1)}
 	cmd.Stdout = &firstLineWriter{w: logf, ch: p.first}
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Stderr = logf
 	// Own process group: a ^C reaches only the benchmark, which then stops
 	// its children in order. Pdeathsig: none outlives a killed benchmark.

@@ -98,7 +98,11 @@ func (r *results) ratio(n int) (dmn, floor, x float64, ok bool) {
 // others is the busy CPU of the machine not spent by the processes of the
 // benchmark: other programs, and kernel work not charged to a process.
 func (l *loadRes) others() float64 {
-	return max(0, l.machine-l.bench-l.cam-l.daemon.self-l.daemon.kids)
+	o := l.machine - l.bench - l.cam - l.daemon.self - l.daemon.kids
+	for _, cpu := range l.extra {
+		o -= cpu
+	}
+	return max(0, o)
 }
 
 func (b *bench) report() string {
@@ -217,8 +221,12 @@ func (b *bench) reportTargets(p func(string, ...any)) {
 				holds += " (the bare writer is above 2 ms too: the measurement's own floor here)"
 			}
 		}
-		p("| delay added by the daemon p50 / p99 at 50 viewers (X-Timestamp → part whole at the viewer) | %s / %s%s | p99 ≤ 2 ms | %s | |",
+		p("| delay added by the daemon p50 / p99 at 50 viewers (X-Timestamp → the part's last byte in the viewer's socket, kernel timestamp) | %s / %s%s | p99 ≤ 2 ms | %s | |",
 			ms(quantile(l.vs.delays, .5)), ms(p99), floor, holds)
+		if len(l.vs.readDelays) > 0 {
+			p("| … the same, to the moment the viewer's reader (benchtool, on the same 2 CPUs) had the part | %s / %s | | | |",
+				ms(quantile(l.vs.readDelays, .5)), ms(quantile(l.vs.readDelays, .99)))
+		}
 	}
 	for _, n := range []int{50, 200} {
 		if d, f, x, ok := r.ratio(n); ok {
@@ -245,6 +253,11 @@ func (b *bench) reportTargets(p func(string, ...any)) {
 		us := l.daemon.self * 1e6 / l.camFPS
 		p("| daemon CPU per camera frame, no viewer (live, %.0f KB frames; pipe, split, publish, runtime) | %.0f µs | ≤ 50 µs (50 KB frame) | %s | |",
 			l.frameBytes/1024, us, yesNo(us <= 50))
+		for _, f := range r.readFloors {
+			if f.err == nil && f.fps > 0 {
+				p("| … the same camera's frames read from ffmpeg's pipe by %s alone, same window (floor) | %.0f µs | | | |", f.label, f.perFrameUS())
+			}
+		}
 	}
 	for _, c := range r.cams {
 		if c.hasDaemon && strings.HasPrefix(c.label, "fps: 1") && c.daemonErr == nil {
@@ -307,8 +320,8 @@ func (b *bench) reportLoads(p func(string, ...any)) {
 	}
 	p("")
 	p("µs per viewer-frame = the daemon's own CPU time (all threads, from /proc) in the window ÷ camera frames delivered to all viewers;")
-	p("\"above no-viewer\" first subtracts the daemon's CPU with the camera streaming and no viewer. Delay = arrival of the part's last byte at the viewer")
-	p("− X-Timestamp (ms resolution, truncated: figures can be up to 1 ms high), and includes the benchtool's own scheduling on the shared CPUs.")
+	p("\"above no-viewer\" first subtracts the daemon's CPU with the camera streaming and no viewer. Delay = arrival of the part's last byte in the viewer's")
+	p("socket (the kernel's receive timestamp, SO_TIMESTAMPNS) − X-Timestamp (ms resolution, truncated: figures can be up to 1 ms high).")
 	p("CPU is read from /proc/PID/task/*/schedstat (the time utime+stime of /proc/PID/stat add up to, in ns); the daemon's ffmpeg is found by PPid.")
 	p("Machine busy is from /proc/stat; (others) is what neither the benchmark's processes nor their children spent: other programs, unattributed kernel work.")
 	if r.meanFrame > 0 {

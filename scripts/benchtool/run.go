@@ -164,6 +164,7 @@ type results struct {
 	startup      []startRes
 	onDemand     []onDemandRes
 	snapIdle     *latRes
+	readFloors   []readFloorRes
 	loads        []loadRes // loads[0] has no viewer
 	writers      []writerRes
 	cams         []camRes
@@ -752,10 +753,20 @@ func (b *bench) mainDaemon(url string, cam4 testcam) {
 		return
 	}
 
-	b.sleep(b.o.settle)
+	// The pipe read floors read the same camera through ffmpeg with the
+	// daemon's own command line, measured in the same window as the daemon.
+	floors := b.startReadFloors(url)
+	b.sleep(max(b.o.settle, 3*time.Second)) // their ffmpeg: connect, first keyframe
 	b.logf("no viewer: %v window", b.o.window)
-	l0 := b.quietWindow(d, nil, "main")
+	l0 := b.quietWindow(d, nil, "main", floors.pids()...)
 	b.res.loads = append(b.res.loads, l0)
+	b.res.readFloors = floors.results(l0)
+	floors.stop()
+	for _, f := range b.res.readFloors {
+		if f.err != nil {
+			b.fail("pipe read floor, "+f.label, f.err)
+		}
+	}
 	b.res.snapIdle = b.snapshots(d, b.o.snapshots)
 	b.logf("no viewer: daemon %.3f, ffmpeg %.3f CPU s/s; snapshot p50 %v p99 %v",
 		l0.daemon.self, l0.daemon.kids, quantile(b.res.snapIdle.lat, .5), quantile(b.res.snapIdle.lat, .99))
@@ -794,12 +805,12 @@ const quietOthers = 0.25
 
 // quietWindow measures a window; when other programs took more than
 // quietOthers, it measures once more and keeps the quieter one.
-func (b *bench) quietWindow(d *daemon, vs []*viewer, cam string) loadRes {
-	l := b.window(d, vs, b.o.window, cam)
+func (b *bench) quietWindow(d *daemon, vs []*viewer, cam string, extra ...int) loadRes {
+	l := b.window(d, vs, b.o.window, cam, extra...)
 	if l.others() > quietOthers && l.err == nil && b.ctx.Err() == nil {
 		b.logf("%d viewers: other programs took %.2f CPU s/s during the window: measuring again", len(vs), l.others())
 		b.res.retried++
-		if l2 := b.window(d, vs, b.o.window, cam); l2.err == nil && l2.others() < l.others() {
+		if l2 := b.window(d, vs, b.o.window, cam, extra...); l2.err == nil && l2.others() < l.others() {
 			l = l2
 		}
 	}
@@ -927,6 +938,84 @@ func (b *bench) camDaemon(r *camRes, url, extra string, alone []string) {
 		}
 	}
 	b.logf("%s: daemon's ffmpeg %.3f, ffmpeg alone %.3f, daemon %.4f CPU s/s, %.2f fps out", r.label, r.daemonFF, r.alone, r.daemonSelf, r.outFPS)
+}
+
+// readFloorRes is what a bare reader of ffmpeg's MJPEG pipe spends.
+type readFloorRes struct {
+	label string
+	cpu   float64 // CPU s/s of the reader alone (not its ffmpeg)
+	fps   float64 // frames per second of the camera, from the daemon
+	err   error
+}
+
+func (r readFloorRes) perFrameUS() float64 {
+	if r.fps <= 0 {
+		return 0
+	}
+	return r.cpu * 1e6 / r.fps
+}
+
+// readFloors are the pipelines `ffmpeg (the daemon's args) | reader`.
+type readFloors struct {
+	labels   []string
+	src, dst []*proc
+	errs     []error
+}
+
+// startReadFloors starts, for the camera at url, ffmpeg with the daemon's
+// command line piped into cat and into the bare Go reader.
+func (b *bench) startReadFloors(url string) *readFloors {
+	f := &readFloors{}
+	ff := append([]string{"ffmpeg"}, pipeline.BuildArgs(floorConfig(url))...)
+	for _, r := range []struct {
+		label string
+		cmd   []string
+	}{
+		{"`cat > /dev/null`", []string{"cat"}},
+		{"bare Go reader (`benchtool reader`)", []string{b.exe, "reader"}},
+	} {
+		b.logf("pipe read floor: ffmpeg (the daemon's args) | %s", strings.Join(r.cmd, " "))
+		src, dst, err := b.ps.startPipe("readfloor", ff, r.cmd)
+		f.labels = append(f.labels, r.label)
+		f.src, f.dst, f.errs = append(f.src, src), append(f.dst, dst), append(f.errs, err)
+	}
+	return f
+}
+
+// pids are the readers and their ffmpeg, measured along the window (and
+// so not counted as other programs' load).
+func (f *readFloors) pids() []int {
+	var pids []int
+	for i := range f.dst {
+		if f.dst[i] != nil {
+			pids = append(pids, f.dst[i].pid(), f.src[i].pid())
+		}
+	}
+	return pids
+}
+
+func (f *readFloors) results(l loadRes) []readFloorRes {
+	var rs []readFloorRes
+	for i, label := range f.labels {
+		r := readFloorRes{label: label, fps: l.camFPS, err: f.errs[i]}
+		if r.err == nil {
+			r.cpu = l.extra[f.dst[i].pid()]
+			if !f.src[i].alive() || !f.dst[i].alive() {
+				r.err = fmt.Errorf("ended during the window: %s", f.src[i].tail(3))
+			}
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func (f *readFloors) stop() {
+	for i := range f.src {
+		if f.src[i] != nil {
+			f.src[i].stop(3 * time.Second)
+			f.dst[i].stop(3 * time.Second)
+		}
+	}
 }
 
 // writerFloor runs the bare writer with n connections read by n viewers.

@@ -26,16 +26,17 @@ type viewer struct {
 	done    chan struct{} // closed when the reader ends
 	closing atomic.Bool
 
-	mu        sync.Mutex // guards the fields below
-	firstAt   time.Time
-	measuring bool
-	frames    int64
-	bytes     int64
-	noSignal  int64
-	last      time.Time
-	maxGap    time.Duration
-	delays    []time.Duration
-	err       error
+	mu         sync.Mutex // guards the fields below
+	firstAt    time.Time
+	measuring  bool
+	frames     int64
+	bytes      int64
+	noSignal   int64
+	last       time.Time
+	maxGap     time.Duration
+	delays     []time.Duration // at the part's arrival in the socket
+	readDelays []time.Duration // when the reader had it
+	err        error
 }
 
 // startViewer connects to addr (host:port) and streams path.
@@ -142,7 +143,12 @@ func (v *viewer) read(host, path string) error {
 		"\r\nUser-Agent: rtsp2mjpeg-benchtool\r\n\r\n"); err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(v.conn, 64<<10)
+	var src io.Reader = v.conn
+	rx, hasRx := newRxConn(v.conn)
+	if hasRx {
+		src = rx
+	}
+	br := bufio.NewReaderSize(src, 64<<10)
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return fmt.Errorf("status line: %w", err)
@@ -209,12 +215,19 @@ func (v *viewer) read(host, path string) error {
 		if _, err := br.Discard(int(n)); err != nil {
 			return err
 		}
-		v.record(time.Now(), n, ts, noSig)
+		// The part is whole when its last byte reached the socket: the
+		// read that brought it is the last one made.
+		now := time.Now()
+		arrived := now
+		if hasRx && !rx.lastRx.IsZero() {
+			arrived = rx.lastRx
+		}
+		v.record(now, arrived, n, ts, noSig)
 	}
 }
 
 // record counts a part the viewer now has whole.
-func (v *viewer) record(now time.Time, n, tsMs int64, noSig bool) {
+func (v *viewer) record(now, arrived time.Time, n, tsMs int64, noSig bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if noSig {
@@ -234,7 +247,8 @@ func (v *viewer) record(now time.Time, n, tsMs int64, noSig bool) {
 			}
 		}
 		if tsMs > 0 && len(v.delays) < maxDelays {
-			v.delays = append(v.delays, now.Sub(time.UnixMilli(tsMs)))
+			v.delays = append(v.delays, arrived.Sub(time.UnixMilli(tsMs)))
+			v.readDelays = append(v.readDelays, now.Sub(time.UnixMilli(tsMs)))
 		}
 	}
 	v.last = now
@@ -242,16 +256,17 @@ func (v *viewer) record(now time.Time, n, tsMs int64, noSig bool) {
 
 // viewStats are the figures of a group of viewers over a window.
 type viewStats struct {
-	viewers  int
-	secs     float64
-	fps      []float64       // per viewer, sorted
-	gaps     []time.Duration // worst gap per viewer, sorted
-	frames   int64
-	bytes    int64
-	noSignal int64
-	delays   []time.Duration // all, sorted
-	failed   int             // viewers whose stream ended on its own
-	firstErr error
+	viewers    int
+	secs       float64
+	fps        []float64       // per viewer, sorted
+	gaps       []time.Duration // worst gap per viewer, sorted
+	frames     int64
+	bytes      int64
+	noSignal   int64
+	delays     []time.Duration // all, sorted: at arrival in the viewer's socket
+	readDelays []time.Duration // all, sorted: when the viewer's reader had the part
+	failed     int             // viewers whose stream ended on its own
+	firstErr   error
 }
 
 func beginWindow(vs []*viewer) time.Time {
@@ -260,6 +275,7 @@ func beginWindow(vs []*viewer) time.Time {
 		v.measuring = true
 		v.frames, v.bytes, v.noSignal, v.maxGap = 0, 0, 0, 0
 		v.delays = v.delays[:0]
+		v.readDelays = v.readDelays[:0]
 		v.mu.Unlock()
 	}
 	return time.Now()
@@ -283,6 +299,7 @@ func endWindow(vs []*viewer, start time.Time) viewStats {
 		st.bytes += v.bytes
 		st.noSignal += v.noSignal
 		st.delays = append(st.delays, v.delays...)
+		st.readDelays = append(st.readDelays, v.readDelays...)
 		v.mu.Unlock()
 		if err := v.failed(); err != nil {
 			st.failed++
@@ -294,6 +311,7 @@ func endWindow(vs []*viewer, start time.Time) viewStats {
 	slices.Sort(st.fps)
 	slices.Sort(st.gaps)
 	slices.Sort(st.delays)
+	slices.Sort(st.readDelays)
 	return st
 }
 

@@ -54,9 +54,11 @@ func cmdViewers(args []string) error {
 		t.Stop()
 		st := endWindow(vs, start)
 		z := takeSnap(self)
-		fmt.Printf("viewers %d  fps min %.2f median %.2f  worst gap %v  delay p50 %v p99 %v  frame %d B  failed %d  own CPU %.3f s/s\n",
+		fmt.Printf("viewers %d  fps min %.2f median %.2f  worst gap %v  delay p50 %v p99 %v (at the reader %v %v)  frame %d B  failed %d  own CPU %.3f s/s\n",
 			st.viewers, quantile(st.fps, 0), quantile(st.fps, .5), quantile(st.gaps, 1).Round(time.Millisecond),
-			quantile(st.delays, .5), quantile(st.delays, .99), st.bytes/max(st.frames, 1), st.failed, a.use(z, self).self)
+			quantile(st.delays, .5).Round(time.Microsecond), quantile(st.delays, .99).Round(time.Microsecond),
+			quantile(st.readDelays, .5).Round(time.Microsecond), quantile(st.readDelays, .99).Round(time.Microsecond),
+			st.bytes/max(st.frames, 1), st.failed, a.use(z, self).self)
 	}
 	return nil
 }
