@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,6 +222,41 @@ func (a cpuSnap) use(b cpuSnap, pid int) cpuUse {
 	}
 	u.kids = float64(kt) / 1e9 / secs
 	return u
+}
+
+// subWindows is how many parts a measured window is cut into: CPU figures
+// are the median part's. This VM has bursts of a few seconds in which every
+// process costs several times more for the same work (context switches
+// above all); one burst in a 15 s window moved a figure by 50 % or more.
+const subWindows = 3
+
+// sleepSnaps sleeps dur in subWindows parts and returns the snapshots at
+// the start and after each part.
+func sleepSnaps(sleep func(time.Duration), dur time.Duration, roots func() []int) []cpuSnap {
+	snaps := []cpuSnap{takeSnap(roots()...)}
+	for range subWindows {
+		sleep(dur / subWindows)
+		snaps = append(snaps, takeSnap(roots()...))
+	}
+	return snaps
+}
+
+// medianUse is the CPU use of pid (self, and its children apart) in the
+// median part of the window that snaps cut (each the median on its own).
+func medianUse(snaps []cpuSnap, pid int) cpuUse {
+	if len(snaps) < 2 {
+		return cpuUse{}
+	}
+	var selfs, kids []float64
+	var changed bool
+	for i := 1; i < len(snaps); i++ {
+		u := snaps[i-1].use(snaps[i], pid)
+		selfs, kids = append(selfs, u.self), append(kids, u.kids)
+		changed = changed || u.kidsChanged
+	}
+	slices.Sort(selfs)
+	slices.Sort(kids)
+	return cpuUse{self: selfs[len(selfs)/2], kids: kids[len(kids)/2], kidsChanged: changed}
 }
 
 // machine is the whole machine's busy CPU seconds per second.

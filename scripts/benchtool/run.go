@@ -668,21 +668,20 @@ func (b *bench) othersCPU(a, z cpuSnap, names ...string) float64 {
 func (b *bench) window(d *daemon, vs []*viewer, dur time.Duration, cam string, extra ...int) loadRes {
 	r := loadRes{viewers: len(vs)}
 	s0, err0 := status(b.ctx, d.addr, cam)
-	a := takeSnap(b.roots()...)
 	start := beginWindow(vs)
-	b.sleep(dur)
+	snaps := sleepSnaps(b.sleep, dur, func() []int { return b.roots() })
 	st := endWindow(vs, start)
-	z := takeSnap(b.roots()...)
+	a, z := snaps[0], snaps[len(snaps)-1]
 	s1, err1 := status(b.ctx, d.addr, cam)
 	r.vs = st
-	r.daemon = a.use(z, d.p.pid())
+	r.daemon = medianUse(snaps, d.p.pid())
 	r.rssKB, r.hwmKB = memKB(d.p.pid())
 	r.bench = a.use(z, b.self).self
 	r.cam = b.othersCPU(a, z, "testcam")
 	r.machine = a.machine(z)
 	r.extra = map[int]float64{}
 	for _, pid := range extra {
-		u := a.use(z, pid)
+		u := medianUse(snaps, pid)
 		r.extra[pid] = u.self + u.kids
 	}
 	if err0 == nil && err1 == nil && s1.Frames > s0.Frames {
@@ -872,13 +871,11 @@ func (b *bench) ffmpegAlone(name string, args []string, dur time.Duration) (cmd 
 	if !p.alive() {
 		return cmd, 0, fmt.Errorf("ffmpeg exited: %s", p.tail(5))
 	}
-	a := takeSnap(p.pid())
-	b.sleep(dur)
-	z := takeSnap(p.pid())
+	snaps := sleepSnaps(b.sleep, dur, func() []int { return []int{p.pid()} })
 	if !p.alive() {
 		return cmd, 0, fmt.Errorf("ffmpeg exited: %s", p.tail(5))
 	}
-	u := a.use(z, p.pid())
+	u := medianUse(snaps, p.pid())
 	b.logf("%s: %.3f CPU s/s", name, u.self)
 	return cmd, u.self + u.kids, b.ctx.Err()
 }
@@ -1043,12 +1040,11 @@ func (b *bench) writerFloor(n, size int) writerRes {
 	}
 	b.sleep(b.o.settle)
 	for try := 0; try < 2; try++ {
-		a := takeSnap(b.roots()...)
 		start := beginWindow(vs)
-		b.sleep(b.o.window)
+		snaps := sleepSnaps(b.sleep, b.o.window, func() []int { return b.roots() })
 		st := endWindow(vs, start)
-		z := takeSnap(b.roots()...)
-		t := writerRes{conns: n, size: size, vs: st, cpu: a.use(z, p.pid()).self, bench: a.use(z, b.self).self,
+		a, z := snaps[0], snaps[len(snaps)-1]
+		t := writerRes{conns: n, size: size, vs: st, cpu: medianUse(snaps, p.pid()).self, bench: a.use(z, b.self).self,
 			cam: b.othersCPU(a, z, "testcam"), machine: a.machine(z)}
 		if try == 0 || t.others() < r.others() {
 			r = t

@@ -36,6 +36,7 @@ type viewer struct {
 	maxGap     time.Duration
 	delays     []time.Duration // at the part's arrival in the socket
 	readDelays []time.Duration // when the reader had it
+	arrivals   []arrival
 	err        error
 }
 
@@ -249,9 +250,40 @@ func (v *viewer) record(now, arrived time.Time, n, tsMs int64, noSig bool) {
 		if tsMs > 0 && len(v.delays) < maxDelays {
 			v.delays = append(v.delays, arrived.Sub(time.UnixMilli(tsMs)))
 			v.readDelays = append(v.readDelays, now.Sub(time.UnixMilli(tsMs)))
+			v.arrivals = append(v.arrivals, arrival{tsMs, arrived})
 		}
 	}
 	v.last = now
+}
+
+// arrival is when one frame (by its X-Timestamp) reached one viewer.
+type arrival struct {
+	tsMs int64
+	at   time.Time
+}
+
+// fanOut returns, for every arrival of a frame that reached more than one
+// viewer, how long after its first arrival at any viewer it came: the
+// spread of the daemon's writes of one frame. The frame left the splitter
+// before its first arrival, so this is a lower bound of the delay the
+// daemon adds, exact where the X-Timestamp one is up to 1 ms high.
+func fanOut(all []arrival) []time.Duration {
+	first := map[int64]time.Time{}
+	count := map[int64]int{}
+	for _, a := range all {
+		if f, ok := first[a.tsMs]; !ok || a.at.Before(f) {
+			first[a.tsMs] = a.at
+		}
+		count[a.tsMs]++
+	}
+	var out []time.Duration
+	for _, a := range all {
+		if count[a.tsMs] > 1 {
+			out = append(out, a.at.Sub(first[a.tsMs]))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // viewStats are the figures of a group of viewers over a window.
@@ -265,6 +297,7 @@ type viewStats struct {
 	noSignal   int64
 	delays     []time.Duration // all, sorted: at arrival in the viewer's socket
 	readDelays []time.Duration // all, sorted: when the viewer's reader had the part
+	fanOut     []time.Duration // sorted: see fanOut
 	failed     int             // viewers whose stream ended on its own
 	firstErr   error
 }
@@ -276,6 +309,7 @@ func beginWindow(vs []*viewer) time.Time {
 		v.frames, v.bytes, v.noSignal, v.maxGap = 0, 0, 0, 0
 		v.delays = v.delays[:0]
 		v.readDelays = v.readDelays[:0]
+		v.arrivals = v.arrivals[:0]
 		v.mu.Unlock()
 	}
 	return time.Now()
@@ -284,6 +318,7 @@ func beginWindow(vs []*viewer) time.Time {
 func endWindow(vs []*viewer, start time.Time) viewStats {
 	end := time.Now()
 	st := viewStats{viewers: len(vs), secs: end.Sub(start).Seconds()}
+	var arrivals []arrival
 	for _, v := range vs {
 		v.mu.Lock()
 		v.measuring = false
@@ -300,6 +335,7 @@ func endWindow(vs []*viewer, start time.Time) viewStats {
 		st.noSignal += v.noSignal
 		st.delays = append(st.delays, v.delays...)
 		st.readDelays = append(st.readDelays, v.readDelays...)
+		arrivals = append(arrivals, v.arrivals...)
 		v.mu.Unlock()
 		if err := v.failed(); err != nil {
 			st.failed++
@@ -312,6 +348,7 @@ func endWindow(vs []*viewer, start time.Time) viewStats {
 	slices.Sort(st.gaps)
 	slices.Sort(st.delays)
 	slices.Sort(st.readDelays)
+	st.fanOut = fanOut(arrivals)
 	return st
 }
 
