@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -29,10 +30,13 @@ func BenchmarkFramePath(b *testing.B) {
 			h.Publish(f, time.Now())
 		}
 	})
-	b.Run("pipe", func(b *testing.B) { framePathPipe(b, frames, n) })
+	// pipe: as the daemon reads ffmpeg's stdout (newPipeReader); pipe/file:
+	// with os.File.Read, for comparison.
+	b.Run("pipe", func(b *testing.B) { framePathPipe(b, frames, n, true) })
+	b.Run("pipe/file", func(b *testing.B) { framePathPipe(b, frames, n, false) })
 }
 
-func framePathPipe(b *testing.B, frames []byte, n int) {
+func framePathPipe(b *testing.B, frames []byte, n int, raw bool) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		b.Fatal(err)
@@ -46,7 +50,11 @@ func framePathPipe(b *testing.B, frames []byte, n int) {
 			}
 		}
 	}()
-	s := NewSplitter(r, 0)
+	var in io.Reader = r
+	if raw {
+		in = newPipeReader(r)
+	}
+	s := NewSplitter(in, 0)
 	h := NewHub()
 	b.SetBytes(int64(len(frames) / n))
 	b.ReportAllocs()
