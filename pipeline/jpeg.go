@@ -210,6 +210,27 @@ func (s *Splitter) parse() []byte {
 					s.invalid()
 					continue
 				}
+				// A frame torn inside the length of its SOF or SOS header
+				// takes the next frame's first bytes for the rest of the
+				// length: check it against the header's count of
+				// components (SOF: P, Y, X, then Nf; length 8+3×Nf.
+				// SOS: Ns first, 1..4; length 6+2×Ns). Checked before any
+				// state changes: with too few bytes yet, this marker is
+				// parsed again after the next read.
+				if isSOF(m) || m == mSOS {
+					at := p + 4 // Ns
+					if isSOF(m) {
+						at = p + 9 // Nf
+					}
+					if at >= len(buf) {
+						return nil
+					}
+					c := int(buf[at])
+					if isSOF(m) && (c == 0 || n != 8+3*c) || m == mSOS && (c == 0 || c > 4 || n != 6+2*c) {
+						s.invalid()
+						continue
+					}
+				}
 				// One frame header, before the first scan. A frame torn
 				// inside a segment whose length then swallows the next
 				// frame's SOI shows up as a second SOF or as a scan

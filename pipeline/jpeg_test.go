@@ -610,8 +610,10 @@ func TestSplitterCountersConcurrent(t *testing.T) {
 }
 
 // A frame torn inside its SOF or SOS header, followed by a whole frame: the
-// torn segment's length would swallow the next SOI. Only the whole frame
-// may come out, never the two glued into one that does not decode.
+// torn segment's length would swallow the next SOI (or, torn inside the
+// length itself, the next frame's first bytes would make up the length).
+// Only the whole frames may come out, never two glued into one that does
+// not decode. Every cut from the marker to the end of the segment.
 func TestSplitterTornHeaderIsNotGlued(t *testing.T) {
 	a := testJPEG(t, 64, 48, 1, 20)
 	b := testJPEG(t, 64, 48, 2, 20)
@@ -621,25 +623,27 @@ func TestSplitterTornHeaderIsNotGlued(t *testing.T) {
 			t.Fatalf("no FF %X in the test JPEG", marker)
 		}
 		n := int(a[i+2])<<8 | int(a[i+3])
-		torn := a[:i+2+n-2] // two bytes short of the end of the segment
-		for _, rd := range readers {
-			t.Run(fmt.Sprintf("%X/%s", marker, rd.name), func(t *testing.T) {
-				frames, s, err := splitAll(t, rd.new(cat(torn, b, a)), 0)
-				if err != io.EOF {
-					t.Fatalf("err = %v", err)
-				}
-				for _, f := range frames {
-					if _, err := jpeg.Decode(bytes.NewReader(f)); err != nil {
-						t.Errorf("a %d-byte frame does not decode: %v", len(f), err)
+		for cut := i + 2; cut < i+2+n; cut++ {
+			torn := a[:cut]
+			for _, rd := range readers {
+				t.Run(fmt.Sprintf("%X/cut%d/%s", marker, cut-i, rd.name), func(t *testing.T) {
+					frames, s, err := splitAll(t, rd.new(cat(torn, b, a)), 0)
+					if err != io.EOF {
+						t.Fatalf("err = %v", err)
 					}
-				}
-				if len(frames) != 2 || !bytes.Equal(frames[0], b) || !bytes.Equal(frames[1], a) {
-					t.Errorf("got %d frames, want the 2 whole ones", len(frames))
-				}
-				if s.Dropped() == 0 {
-					t.Error("the torn frame was not counted as dropped")
-				}
-			})
+					for _, f := range frames {
+						if _, err := jpeg.Decode(bytes.NewReader(f)); err != nil {
+							t.Errorf("a %d-byte frame does not decode: %v", len(f), err)
+						}
+					}
+					if len(frames) != 2 || !bytes.Equal(frames[0], b) || !bytes.Equal(frames[1], a) {
+						t.Errorf("got %d frames, want the 2 whole ones", len(frames))
+					}
+					if s.Dropped() == 0 {
+						t.Error("the torn frame was not counted as dropped")
+					}
+				})
+			}
 		}
 	}
 }
