@@ -234,8 +234,16 @@ func TestFFmpegWritingGarbage(t *testing.T) {
 	if live < int(window.Seconds())*3 {
 		t.Errorf("only %d live parts in %v: the garbage slowed the stream down", live, window)
 	}
-	if peak := slices.Max(rss); peak > rss0+48<<10 {
-		t.Errorf("daemon RSS grew from %d kB to %d kB on garbage (want < +48 MiB)", rss0, peak)
+	// The splitter's buffer may grow to the 16 MiB frame cap and stay there;
+	// more than that is a leak. Under the race detector, the detector's
+	// shadow of that buffer is mapped as the splitter first touches its
+	// parts (seen: +100 MiB late in a window, once in 13 runs).
+	growth := 48 << 10
+	if raceBuild() {
+		growth *= 3
+	}
+	if peak := slices.Max(rss); peak > rss0+growth {
+		t.Errorf("daemon RSS grew from %d kB to %d kB on garbage (want < +%d MiB)", rss0, peak, growth>>10)
 	}
 	if logGrowth > 1<<20 {
 		t.Errorf("the daemon logged %d bytes in %v of garbage on ffmpeg's stderr", logGrowth, window)
