@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/testcam/synthcam"
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/scripts/procfs"
 )
 
 // The end-to-end tests run the daemon as a separate process (the test binary
@@ -193,26 +193,10 @@ func (d *daemon) ffmpegPIDs() []int {
 }
 
 func childPIDs(parent int, comm string) []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var out []int
-	for _, p := range dirs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(b)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < 0 {
-			continue
-		}
-		fields := strings.Fields(s[close+1:])
-		if len(fields) < 2 || s[open+1:close] != comm {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == parent {
-			pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
-			out = append(out, pid)
+	for _, s := range procfs.Children(parent) {
+		if s.Comm == comm {
+			out = append(out, s.PID)
 		}
 	}
 	return out

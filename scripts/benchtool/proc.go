@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,123 +15,51 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/scripts/procfs"
 )
 
 // clkTck is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on
 // every Linux architecture Go runs on.
 const clkTck = 100
 
-// procStat is what /proc/PID/stat tells about one process.
+// procStat is what the benchmark keeps of one process.
 type procStat struct {
 	ppid int
 	comm string
 	ns   int64 // CPU time of all threads, ns
 }
 
+// readStat reads pid's stat line, with its CPU time in ns from its threads
+// when they can be read (10 ms steps otherwise).
 func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procfs.ReadStat(pid)
 	if err != nil {
 		return procStat{}, err
 	}
-	// comm is in parentheses and may hold spaces or parentheses itself.
-	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || closing < open {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	s := procStat{ppid: st.PPID, comm: st.Comm, ns: st.CPU.Nanoseconds()}
+	if cpu, ok := procfs.ThreadsCPU(pid); ok {
+		s.ns = cpu.Nanoseconds()
 	}
-	f := strings.Fields(string(b[closing+1:]))
-	// f[0] is field 3 (state): field n is f[n-3].
-	if len(f) < 13 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return procStat{ppid: ppid, comm: string(b[open+1 : closing]), ns: (ut + st) * (1e9 / clkTck)}, nil
+	return s, nil
 }
 
-// withThreads replaces the 10 ms resolution CPU time of s by the ns one.
-func withThreads(pid int, s procStat) procStat {
-	if ns, ok := threadsNs(pid); ok {
-		s.ns = ns
-	}
-	return s
-}
-
-// threadsNs sums the CPU time of pid's threads from
-// /proc/PID/task/TID/schedstat (the scheduler's sum_exec_runtime, which
-// utime+stime of /proc/PID/stat add up to, in ns instead of 10 ms ticks).
-// Threads that ended are missing from it; Go and ffmpeg keep theirs.
-func threadsNs(pid int) (int64, bool) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	ents, err := os.ReadDir(dir)
-	if err != nil || len(ents) == 0 {
-		return 0, false
-	}
-	var sum int64
-	for _, e := range ents {
-		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // the thread ended meanwhile
-			}
-			return 0, false
-		}
-		f := strings.Fields(string(b))
-		if len(f) < 1 {
-			return 0, false
-		}
-		v, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		sum += v
-	}
-	return sum, true
-}
-
-// childrenOf returns the live children of pid, found by their PPid.
+// childrenOf returns the children of pid, found by their PPid.
 func childrenOf(pid int) map[int]procStat {
 	kids := map[int]procStat{}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return kids
-	}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil || p == pid {
-			continue
+	for _, k := range procfs.Children(pid) {
+		s := procStat{ppid: k.PPID, comm: k.Comm, ns: k.CPU.Nanoseconds()}
+		if cpu, ok := procfs.ThreadsCPU(k.PID); ok {
+			s.ns = cpu.Nanoseconds()
 		}
-		if s, err := readStat(p); err == nil && s.ppid == pid {
-			kids[p] = withThreads(p, s)
-		}
+		kids[k.PID] = s
 	}
 	return kids
 }
 
 // memKB returns VmRSS and VmHWM (peak RSS) of pid in KiB.
 func memKB(pid int) (rss, hwm int64) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		var dst *int64
-		switch {
-		case strings.HasPrefix(line, "VmRSS:"):
-			dst = &rss
-		case strings.HasPrefix(line, "VmHWM:"):
-			dst = &hwm
-		default:
-			continue
-		}
-		if fs := strings.Fields(line); len(fs) >= 2 {
-			*dst, _ = strconv.ParseInt(fs[1], 10, 64)
-		}
-	}
-	return rss, hwm
+	return max(0, procfs.Status(pid, "VmRSS")), max(0, procfs.Status(pid, "VmHWM"))
 }
 
 // machineTicks returns the busy and total CPU time of the machine (all
@@ -185,7 +112,7 @@ func takeSnap(roots ...int) cpuSnap {
 			continue
 		}
 		if st, err := readStat(pid); err == nil {
-			s.self[pid] = withThreads(pid, st).ns
+			s.self[pid] = st.ns
 		}
 		s.kids[pid] = childrenOf(pid)
 	}
@@ -454,11 +381,8 @@ func waitGone(pids []int, timeout time.Duration) error {
 	for {
 		left := 0
 		for _, p := range pids {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
-			if err == nil {
-				if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] != 'Z' {
-					left++
-				}
+			if procfs.Alive(p) {
+				left++
 			}
 		}
 		if left == 0 {

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/testcam/synthcam"
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/scripts/procfs"
 )
 
 // options configure a soak.
@@ -152,67 +153,25 @@ type result struct {
 // proc reads the daemon's numbers from /proc.
 type proc struct{ pid int }
 
-func (p proc) status(key string) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key+":"); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				n, _ := strconv.Atoi(f[0])
-				return n
-			}
-		}
-	}
-	return -1
-}
+func (p proc) status(key string) int { return int(procfs.Status(p.pid, key)) }
 
-func (p proc) fds() int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+func (p proc) fds() int { return procfs.FDs(p.pid) }
 
 // cpuTicks is the daemon's user+system time in clock ticks (1/100 s).
 func (p proc) cpuTicks() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	s, err := procfs.ReadStat(p.pid)
 	if err != nil {
 		return -1
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return -1
-	}
-	u, _ := strconv.Atoi(f[11])
-	k, _ := strconv.Atoi(f[12])
-	return u + k
+	return int(s.CPU / (10 * time.Millisecond))
 }
 
 // children lists the running child processes of the daemon named comm.
 func (p proc) children(comm string) []int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var out []int
-	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < 0 || s[open+1:close] != comm {
-			continue
-		}
-		f := strings.Fields(s[close+1:])
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == p.pid {
-			pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
-			out = append(out, pid)
+	for _, s := range procfs.Children(p.pid) {
+		if s.Comm == comm && !s.Zombie() {
+			out = append(out, s.PID)
 		}
 	}
 	return out
@@ -691,7 +650,7 @@ loop:
 	}
 	stopped = true
 	for _, pid := range pids {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+		if procfs.Alive(pid) {
 			res.Failures = append(res.Failures, fmt.Sprintf("ffmpeg %d still running after the daemon stopped", pid))
 		}
 	}
