@@ -18,17 +18,7 @@ func BenchmarkFramePath(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) {
 		// Split and publish only: what the daemon's own code costs.
-		s := NewSplitter(&loopReader{data: frames}, 0)
-		h := NewHub()
-		b.SetBytes(int64(len(frames) / n))
-		b.ReportAllocs()
-		for b.Loop() {
-			f, err := s.Next()
-			if err != nil {
-				b.Fatal(err)
-			}
-			h.Publish(f, time.Now())
-		}
+		splitPublish(b, &loopReader{data: frames}, len(frames)/n)
 	})
 	// pipe: as the daemon reads ffmpeg's stdout (newPipeReader); pipe/file:
 	// with os.File.Read, for comparison.
@@ -54,9 +44,19 @@ func framePathPipe(b *testing.B, frames []byte, n int, raw bool) {
 	if raw {
 		in = newPipeReader(r)
 	}
+	splitPublish(b, in, len(frames)/n)
+	b.StopTimer()
+	r.Close()
+	w.Close()
+	<-done
+}
+
+// splitPublish is the daemon's loop for a camera: split frames of about
+// frameBytes from in and publish each to a hub nobody reads.
+func splitPublish(b *testing.B, in io.Reader, frameBytes int) {
 	s := NewSplitter(in, 0)
 	h := NewHub()
-	b.SetBytes(int64(len(frames) / n))
+	b.SetBytes(int64(frameBytes))
 	b.ReportAllocs()
 	for b.Loop() {
 		f, err := s.Next()
@@ -65,8 +65,4 @@ func framePathPipe(b *testing.B, frames []byte, n int, raw bool) {
 		}
 		h.Publish(f, time.Now())
 	}
-	b.StopTimer()
-	r.Close()
-	w.Close()
-	<-done
 }
