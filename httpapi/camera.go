@@ -21,4 +21,8 @@ type Camera interface {
 	// Acquire registers a viewer (stream or snapshot): an on-demand camera
 	// runs ffmpeg while any holder exists. The caller must call release once.
 	Acquire() (release func())
+	// Profile returns the feed of the camera's profile called name
+	// (DESIGN.md "Profiles"), or false when it has none by that name. The
+	// main stream is the Camera itself, not a profile.
+	Profile(name string) (pipeline.Feed, bool)
 }

@@ -41,6 +41,8 @@ func newFakeCamera(name string) *fakeCamera {
 
 func (c *fakeCamera) Name() string { return c.name }
 
+func (c *fakeCamera) Profile(string) (pipeline.Feed, bool) { return nil, false }
+
 func (c *fakeCamera) Status() pipeline.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()

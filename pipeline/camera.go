@@ -113,6 +113,11 @@ func (c *Camera) Reconfigure(cfg CameraConfig) {
 	}
 }
 
+// Profile returns the feed of the camera's profile called name.
+func (c *Camera) Profile(name string) (Feed, bool) {
+	return nil, false // TODO: profiles
+}
+
 // Close ends the streams of every viewer; call it after Run returned, when
 // the camera is removed.
 func (c *Camera) Close() { c.hub.Close() }

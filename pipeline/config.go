@@ -3,7 +3,9 @@ package pipeline
 import (
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -29,6 +31,55 @@ type CameraConfig struct {
 	Codec         string // auto|mjpeg|copy
 	FFmpeg        string // path to the ffmpeg binary
 	FFprobe       string // path to ffprobe, for codec auto; "" re-encodes
+	// Profiles are the camera's extra outputs, in config order (DESIGN.md
+	// "Profiles"); DefaultProfiles without config.
+	Profiles []ProfileConfig
+}
+
+// ProfileConfig is a named extra output of a camera: smaller or slower
+// JPEGs for a wall of tiles, say. Without URL it is one more output of the
+// camera's own ffmpeg, encoded once from the frames it decodes anyway; with
+// URL it is the camera's substream, read by an ffmpeg of its own.
+type ProfileConfig struct {
+	Name    string
+	URL     string  // "": an output of the camera's ffmpeg; else the substream's URL
+	FPS     float64 // 0: the source's rate
+	Width   int     // 0: the source's size; else scale, keep aspect
+	Quality int     // ffmpeg -q:v, 2..31; 0: the camera's quality
+}
+
+// ThumbProfile is the name of the built-in profile that the page's wall of
+// tiles streams by default.
+const ThumbProfile = "thumb"
+
+// MainProfile names a camera's main stream where a profile is expected
+// (?profile=main): it is not a profile and cannot be configured.
+const MainProfile = "main"
+
+// DefaultProfiles returns the profiles every camera has without config: a
+// thumb of 320 px at 5 fps, which costs about a tenth of a full 720p15
+// stream on the network.
+func DefaultProfiles() []ProfileConfig {
+	return []ProfileConfig{{Name: ThumbProfile, Width: 320, FPS: 5, Quality: 7}}
+}
+
+// Profile returns the camera's profile called name.
+func (c CameraConfig) Profile(name string) (ProfileConfig, bool) {
+	for _, p := range c.Profiles {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return ProfileConfig{}, false
+}
+
+// Equal reports whether c and o configure the camera alike.
+func (c CameraConfig) Equal(o CameraConfig) bool {
+	if !slices.Equal(c.Profiles, o.Profiles) {
+		return false
+	}
+	c.Profiles, o.Profiles = nil, nil
+	return reflect.DeepEqual(c, o) // every other field is comparable
 }
 
 // DefaultCameraConfig returns the defaults of DESIGN.md for a camera.
@@ -43,6 +94,7 @@ func DefaultCameraConfig(name, rawURL string) CameraConfig {
 		RTSPTransport: "tcp",
 		Codec:         CodecAuto,
 		FFmpeg:        "ffmpeg",
+		Profiles:      DefaultProfiles(),
 	}
 }
 
@@ -80,6 +132,39 @@ func (c CameraConfig) Validate() error {
 	case CodecAuto, CodecMJPEG, CodecCopy:
 	default:
 		return fmt.Errorf("codec: %q is not auto, mjpeg or copy", c.Codec)
+	}
+	seen := make(map[string]bool, len(c.Profiles))
+	for _, p := range c.Profiles {
+		if seen[p.Name] {
+			return fmt.Errorf("profiles: %q twice", p.Name)
+		}
+		seen[p.Name] = true
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("profiles.%s", err)
+		}
+	}
+	return nil
+}
+
+// Validate reports the first problem of a profile, as "NAME.key: message".
+// Errors never hold the password of its URL.
+func (p ProfileConfig) Validate() error {
+	switch {
+	case !nameRE.MatchString(p.Name):
+		return fmt.Errorf("%s: the name must match [a-z0-9_-]+", p.Name)
+	case p.Name == MainProfile:
+		return fmt.Errorf("%s: %q names the camera's main stream and cannot be a profile", p.Name, MainProfile)
+	case p.FPS < 0:
+		return fmt.Errorf("%s.fps: %v is negative", p.Name, p.FPS)
+	case p.Width < 0:
+		return fmt.Errorf("%s.width: %d is negative", p.Name, p.Width)
+	case p.Quality != 0 && (p.Quality < 2 || p.Quality > 31):
+		return fmt.Errorf("%s.quality: %d is not in 2..31", p.Name, p.Quality)
+	}
+	if p.URL != "" {
+		if err := ValidateURL(p.URL); err != nil {
+			return fmt.Errorf("%s.url: %w", p.Name, err)
+		}
 	}
 	return nil
 }

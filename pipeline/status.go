@@ -29,4 +29,26 @@ type Status struct {
 	Clients     int        `json:"clients"`
 	Codec       string     `json:"codec"`          // auto until detected, then mjpeg or copy
 	Running     bool       `json:"ffmpeg_running"` // an ffmpeg process exists
+	// Profiles are the camera's extra outputs, in config order; empty when
+	// it has none.
+	Profiles []ProfileStatus `json:"profiles"`
+}
+
+// ProfileStatus is the state and counters of one profile of a camera. A
+// profile that is an output of the camera's ffmpeg shares its state,
+// restarts and ffmpeg; a substream (URL set) has its own.
+type ProfileStatus struct {
+	Name        string     `json:"name"`
+	URL         string     `json:"url,omitempty"` // a substream's URL, password redacted; absent for an output of the camera's ffmpeg
+	Width       int        `json:"width"`         // configured width; 0: the source's size
+	MaxFPS      float64    `json:"max_fps"`       // configured rate cap; 0: the source's rate
+	State       State      `json:"state"`
+	FPS         float64    `json:"fps"` // measured over the last seconds
+	Frames      uint64     `json:"frames"`
+	Bytes       uint64     `json:"bytes"`
+	LastFrameAt *time.Time `json:"last_frame_at"`
+	Restarts    uint64     `json:"restarts"`
+	LastError   string     `json:"last_error"` // password redacted
+	Clients     int        `json:"clients"`
+	Running     bool       `json:"ffmpeg_running"`
 }

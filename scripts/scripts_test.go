@@ -82,6 +82,8 @@ func (c *camera) Acquire() (release func()) {
 	return func() {}
 }
 
+func (c *camera) Profile(string) (pipeline.Feed, bool) { return nil, false }
+
 var _ httpapi.Camera = (*camera)(nil)
 
 func testJPEG(t *testing.T) []byte {

@@ -46,7 +46,7 @@ func (f *fleet) apply(cfgs []pipeline.CameraConfig) (cams []httpapi.Camera, remo
 			m = f.start(cfg)
 			f.members[cfg.Name] = m
 			f.log.WithFields(logrus.Fields{"camera": cfg.Name, "url": pipeline.RedactURL(cfg.URL)}).Info("camera added")
-		case m.cfg != cfg:
+		case !m.cfg.Equal(cfg):
 			m.cam.Reconfigure(cfg)
 			m.cfg = cfg
 			f.log.WithField("camera", cfg.Name).Info("camera changed, restarting its ffmpeg")
