@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -42,25 +40,24 @@ const (
 type Camera struct {
 	name   string
 	log    *logrus.Entry
-	hub    *Hub
+	main   *output // the main stream: stdout of ffmpeg
 	stderr *stderrLog
 	wake   chan struct{} // a viewer arrived at an idle on-demand camera
 
-	mu          sync.Mutex // guards the fields below
-	cfg         CameraConfig
-	redact      *Redactor // masks cfg.URL's password
-	state       State
-	lastErr     string
-	restarts    uint64
-	frames      uint64
-	bytes       uint64
-	lastFrameAt time.Time
-	rate        rateMeter
-	clients     int
-	stopRun     context.CancelCauseFunc // stops the running ffmpeg; nil when none
-	idleTimer   *time.Timer
-	longProbe   bool   // the short probe failed on this camera
-	codec       string // codec auto, once known: CodecMJPEG or CodecCopy
+	mu        sync.Mutex // guards the fields below
+	cfg       CameraConfig
+	src       source    // cfg.URL's kind
+	redact    *Redactor // masks cfg.URL's password
+	state     State
+	lastErr   string
+	restarts  uint64
+	clients   int
+	stopRun   context.CancelCauseFunc // stops the running ffmpeg; nil when none
+	idleTimer *time.Timer
+	longProbe bool               // the short probe failed on this camera
+	codec     string             // codec auto, once known: CodecMJPEG or CodecCopy
+	outputs   map[string]*output // profiles written by this camera's ffmpeg, by name
+	subs      substreams         // profiles with a URL of their own
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -72,36 +69,85 @@ func NewCamera(cfg CameraConfig, log *logrus.Entry) *Camera {
 	if cfg.OnDemand {
 		state = StateIdle
 	}
-	return &Camera{
-		name:   cfg.Name,
-		cfg:    cfg,
-		log:    log,
-		hub:    NewHub(),
-		redact: r,
-		stderr: newStderrLog(log, r),
-		wake:   make(chan struct{}, 1),
-		state:  state,
+	c := &Camera{
+		name:    cfg.Name,
+		cfg:     cfg,
+		src:     sourceFor(cfg.URL),
+		log:     log,
+		main:    newOutput(MainProfile),
+		redact:  r,
+		stderr:  newStderrLog(log, r),
+		wake:    make(chan struct{}, 1),
+		state:   state,
+		outputs: map[string]*output{},
 	}
+	c.syncOutputs()
+	c.subs.sync(c, cfg)
+	return c
+}
+
+// syncOutputs makes c.outputs those of c.cfg: an output kept by name keeps
+// its viewers, a removed one ends theirs. c.mu is held (or c is new).
+func (c *Camera) syncOutputs() {
+	keep := map[string]bool{}
+	for _, p := range OutputProfiles(c.cfg) {
+		keep[p.Name] = true
+		if c.outputs[p.Name] == nil {
+			c.outputs[p.Name] = newOutput(p.Name)
+		}
+	}
+	for name, o := range c.outputs {
+		if !keep[name] {
+			o.Close()
+			delete(c.outputs, name)
+		}
+	}
+}
+
+// runOutputs returns the profile outputs for a run of cfg, in pipe order.
+func (c *Camera) runOutputs(cfg CameraConfig) []*output {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var outs []*output
+	for _, p := range OutputProfiles(cfg) {
+		o := c.outputs[p.Name]
+		if o == nil { // removed by a reload since cfg was read: read and drop
+			o = newOutput(p.Name)
+		}
+		outs = append(outs, o)
+	}
+	return outs
 }
 
 // Name returns the camera's name.
 func (c *Camera) Name() string { return c.name }
 
-// config returns the current configuration and its redactor.
-func (c *Camera) config() (CameraConfig, *Redactor) {
+// config returns the current configuration, its redactor and source kind.
+func (c *Camera) config() (CameraConfig, *Redactor, source) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cfg, c.redact
+	return c.cfg, c.redact, c.src
 }
 
 // Reconfigure applies a changed configuration (same name) at once: ffmpeg
 // restarts with it, while viewers, the newest frame and counters stay.
+//
+// A change of substream profiles alone (those with a URL of their own)
+// leaves the camera's ffmpeg running; a removed profile ends the streams
+// of its viewers.
 func (c *Camera) Reconfigure(cfg CameraConfig) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg.Name = c.name
+	old := c.cfg
 	c.cfg = cfg
+	c.src = sourceFor(cfg.URL)
 	c.redact = NewRedactor(cfg.URL)
+	c.syncOutputs()
+	c.subs.sync(c, cfg)
+	if withoutSubstreams(old).Equal(withoutSubstreams(cfg)) {
+		return
+	}
 	c.codec, c.longProbe = "", false
 	c.lastErr = ""
 	if c.stopRun != nil {
@@ -115,50 +161,82 @@ func (c *Camera) Reconfigure(cfg CameraConfig) {
 
 // Profile returns the feed of the camera's profile called name.
 func (c *Camera) Profile(name string) (Feed, bool) {
-	return nil, false // TODO: profiles
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o := c.outputs[name]; o != nil {
+		return profileFeed{output: o, cam: c}, true
+	}
+	if s := c.subs.m[name]; s != nil {
+		return s.cam, true
+	}
+	return nil, false
 }
 
-// Close ends the streams of every viewer; call it after Run returned, when
-// the camera is removed.
-func (c *Camera) Close() { c.hub.Close() }
+// Close ends the streams of every viewer, profiles included; call it after
+// Run returned, when the camera is removed.
+func (c *Camera) Close() {
+	c.main.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, o := range c.outputs {
+		o.Close()
+	}
+	c.subs.close()
+}
 
 // Latest returns the newest frame, or nil before the first one.
-func (c *Camera) Latest() *Frame { return c.hub.Latest() }
+func (c *Camera) Latest() *Frame { return c.main.Latest() }
 
 // Next returns the newest frame with Seq > after, waiting for it.
 func (c *Camera) Next(ctx context.Context, after uint64) (*Frame, error) {
-	return c.hub.Next(ctx, after)
+	return c.main.Next(ctx, after)
 }
 
 // NextBefore is Next that gives up with ErrNoFrameYet when timeout fires.
 func (c *Camera) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*Frame, error) {
-	return c.hub.NextBefore(ctx, after, timeout)
+	return c.main.NextBefore(ctx, after, timeout)
 }
 
 // Status reports the camera's state and counters, password masked.
 func (c *Camera) Status() Status {
 	now := time.Now()
+	m := c.main.stats(now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Status{
-		Name:      c.name,
-		URL:       RedactURL(c.cfg.URL),
-		State:     c.state,
-		FPS:       c.rate.Rate(now),
-		Frames:    c.frames,
-		Bytes:     c.bytes,
-		Restarts:  c.restarts,
-		LastError: c.lastErr,
-		Clients:   c.clients,
-		Codec:     c.cfg.Codec,
-		Running:   c.stopRun != nil,
+		Name:        c.name,
+		URL:         RedactURL(c.cfg.URL),
+		State:       c.state,
+		FPS:         m.FPS,
+		Frames:      m.Frames,
+		Bytes:       m.Bytes,
+		LastFrameAt: m.LastFrameAt,
+		Restarts:    c.restarts,
+		LastError:   c.lastErr,
+		Clients:     c.clients,
+		Codec:       c.cfg.Codec,
+		Running:     c.stopRun != nil,
 	}
 	if c.cfg.Codec == CodecAuto && c.codec != "" {
 		s.Codec = c.codec
 	}
-	if !c.lastFrameAt.IsZero() {
-		t := c.lastFrameAt
-		s.LastFrameAt = &t
+	for _, p := range c.cfg.Profiles {
+		var ps ProfileStatus
+		if sub := c.subs.m[p.Name]; sub != nil {
+			st := sub.cam.Status()
+			ps = ProfileStatus{
+				Name: p.Name, URL: st.URL, State: st.State, FPS: st.FPS, Frames: st.Frames, Bytes: st.Bytes,
+				LastFrameAt: st.LastFrameAt, Restarts: st.Restarts, LastError: st.LastError, Clients: st.Clients,
+				Running: st.Running,
+			}
+		} else if o := c.outputs[p.Name]; o != nil {
+			ps = o.stats(now)
+			ps.State, ps.Restarts, ps.LastError, ps.Running = c.state, c.restarts, c.lastErr, s.Running
+		} else {
+			continue
+		}
+		ps.Width, ps.MaxFPS = p.Width, p.FPS
+		s.Profiles = append(s.Profiles, ps)
 	}
 	return s
 }
@@ -208,6 +286,10 @@ func (c *Camera) release() {
 // Run supervises ffmpeg until ctx ends: it restarts it after any exit, with
 // backoff, and kills it when frames do not come. It returns nil when ctx ends.
 func (c *Camera) Run(ctx context.Context) error {
+	c.mu.Lock()
+	c.subs.start(ctx)
+	c.mu.Unlock()
+	defer c.subs.wait() // they end with ctx
 	defer func() {
 		c.mu.Lock()
 		if c.idleTimer != nil {
@@ -220,7 +302,7 @@ func (c *Camera) Run(ctx context.Context) error {
 	var cameBack time.Time    // when the dial probe last saw the camera return
 	var unreachable time.Time // when a start last failed to connect
 	for {
-		cfg, redact := c.config()
+		cfg, redact, src := c.config()
 		if cfg.OnDemand && !c.waitForViewer(ctx) {
 			return nil
 		}
@@ -251,7 +333,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		// took 5 s to time out is retried at once while the backoff is
 		// shorter than that, and fast failures still slow down.
 		wait := max(b.Next()-time.Since(started), 0)
-		connectFailed := isConnectError(err)
+		connectFailed := src.unreachable(err)
 		if connectFailed {
 			unreachable = time.Now()
 		}
@@ -272,7 +354,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			"stderr_tail": c.stderr.Tail(),
 			"retry_in":    wait.Round(time.Millisecond).String(),
 		}).Warn("ffmpeg stopped, restarting")
-		if c.sleep(ctx, cfg.URL, wait, connectFailed) {
+		if c.sleep(ctx, src.watch(), wait, connectFailed) {
 			b.Reset()
 			cameBack = time.Now()
 		}
@@ -280,17 +362,6 @@ func (c *Camera) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// isConnectError tells a start that could not reach the camera at all.
-func isConnectError(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"Connection refused", "No route to host", "Network is unreachable", "Connection timed out"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // waitForViewer parks an on-demand camera until someone watches. It
@@ -312,25 +383,24 @@ func (c *Camera) waitForViewer(ctx context.Context) bool {
 	}
 }
 
-// sleep waits d, or less when the camera's host was unreachable and answers
-// again: a TCP dial costs far less than an ffmpeg start, and frames return
-// as soon as the camera is back whatever the backoff has grown to. It
-// reports whether it woke early for that reason.
+// sleep waits d, or less when the camera was unreachable and answers
+// again (watch, nil for a kind without such a check): a TCP dial costs far
+// less than an ffmpeg start, and frames return as soon as the camera is
+// back whatever the backoff has grown to. It reports whether it woke early
+// for that reason.
 //
-// wasDown says the start that failed could not connect: the first probe
-// that connects then means the camera is back.
-func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration, wasDown bool) (cameBack bool) {
+// wasDown says the start that failed could not connect: the first check
+// that succeeds then means the camera is back.
+func (c *Camera) sleep(ctx context.Context, watch func(context.Context) bool, d time.Duration, wasDown bool) (cameBack bool) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	addr := dialAddr(rawURL)
 	var tick <-chan time.Time
-	if addr != "" {
+	if watch != nil {
 		t := time.NewTicker(probeEvery)
 		defer t.Stop()
 		tick = t.C
 	}
 	down := wasDown
-	dialer := net.Dialer{Timeout: probeEvery}
 	for {
 		select {
 		case <-ctx.Done():
@@ -338,42 +408,16 @@ func (c *Camera) sleep(ctx context.Context, rawURL string, d time.Duration, wasD
 		case <-timer.C:
 			return false
 		case <-tick:
-			conn, err := dialer.DialContext(ctx, "tcp", addr)
-			if err != nil {
+			if !watch(ctx) {
 				down = true
 				continue
 			}
-			conn.Close()
 			if down {
 				c.log.Info("camera answers again, restarting now")
 				return true
 			}
 		}
 	}
-}
-
-// dialAddr returns host:port of a network camera URL, or "" for files.
-func dialAddr(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		switch u.Scheme {
-		case "rtsp":
-			port = "554"
-		case "rtsps":
-			port = "322"
-		case "http":
-			port = "80"
-		case "https":
-			port = "443"
-		default:
-			return ""
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // runOnce starts ffmpeg, publishes its frames and returns when it ends. It
@@ -404,6 +448,13 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	}
 	defer stdout.Close()
 	cmd.Stdout = stdoutW
+	outs := c.runOutputs(cfg)
+	pipes, err := newProfilePipes(len(outs))
+	if err != nil {
+		stdoutW.Close()
+		return 0, fmt.Errorf("ffmpeg profile pipes: %w", err)
+	}
+	cmd.ExtraFiles = pipes.w // fds 3, 4...: pipe:3, pipe:4... in buildArgs
 	c.mu.Lock()
 	c.state = StateStarting
 	c.stopRun = cancel
@@ -417,9 +468,12 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	started := time.Now()
 	waited, err := StartOwned(cmd)
 	stdoutW.Close() // the child has its copy; EOF comes when it exits
+	pipes.closeWrite()
 	if err != nil {
+		pipes.closeAll()
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
 	}
+	waitProfiles := pipes.read(outs)
 
 	// With codec auto, ffmpeg re-encodes for a fast first frame, and
 	// ffprobe, started once that frame is out, tells whether the camera
@@ -470,6 +524,7 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	// EPIPE, should the read have failed for another reason than EOF.
 	stdout.Close()
 	werr := <-waited
+	waitProfiles()
 	if !first.IsZero() {
 		healthy = time.Since(first)
 	}
@@ -545,13 +600,9 @@ func (c *Camera) needsLongProbe() bool {
 }
 
 func (c *Camera) publish(data []byte, now time.Time) {
-	c.hub.Publish(data, now)
+	c.main.publish(data, now)
 	c.mu.Lock()
 	c.state = StateStreaming
-	c.frames++
-	c.bytes += uint64(len(data))
-	c.lastFrameAt = now
-	c.rate.Add(now)
 	c.mu.Unlock()
 }
 

@@ -216,7 +216,7 @@ func TestCameraReconfigureKeepsViewers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := cam.config()
+	cfg, _, _ := cam.config()
 	cfg.Width = 320
 	cam.Reconfigure(cfg)
 	eventually(t, 10*time.Second, "ffmpeg restarted with the new width", func() bool {

@@ -63,9 +63,22 @@ func fakeFFmpeg(mode string) int {
 	if fps <= 0 {
 		fps = 50
 	}
+	// Profile outputs (pipe:3, pipe:4...) get the same frames, smaller
+	// shades apart so a test can tell them from the main stream's.
+	var extra []*os.File
+	for _, a := range os.Args[1:] {
+		if n, err := strconv.Atoi(strings.TrimPrefix(a, "pipe:")); err == nil && strings.HasPrefix(a, "pipe:") && n >= 3 {
+			extra = append(extra, os.NewFile(uintptr(n), a))
+		}
+	}
 	for i := 0; frames < 0 || i < frames; i++ {
 		if _, err := os.Stdout.Write(fakeJPEG(uint8(i * 10))); err != nil {
 			return 1
+		}
+		for _, f := range extra {
+			if _, err := f.Write(fakeJPEG(uint8(i*10 + 5))); err != nil {
+				return 1
+			}
 		}
 		time.Sleep(time.Second / time.Duration(fps))
 	}

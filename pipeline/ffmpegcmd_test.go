@@ -9,12 +9,14 @@ import (
 
 func TestBuildArgs(t *testing.T) {
 	base := DefaultCameraConfig("door", "rtsp://viewer:secret@192.0.2.10:554/stream1")
+	base.Profiles = nil // the cases with profiles add them
 	with := func(f func(*CameraConfig)) CameraConfig {
 		c := base
 		f(&c)
 		return c
 	}
 	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
+	const thumbOut = " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 7 -threads 1 -vf fps=5,scale=320:-2 pipe:3"
 	tests := []struct {
 		name string
 		cfg  CameraConfig
@@ -38,6 +40,30 @@ func TestBuildArgs(t *testing.T) {
 			strings.Replace(rtspIn, "5000000", "2000000", 1) + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"http", with(func(c *CameraConfig) { c.URL = "http://192.0.2.10/video.mjpg" }),
 			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
+		{"built-in thumb: one more output on pipe:3", with(func(c *CameraConfig) { c.Profiles = DefaultProfiles() }),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1" + thumbOut},
+		{"copy with a thumb: the main stream is not re-encoded", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.Profiles = DefaultProfiles() }),
+			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1" + thumbOut},
+		{"profiles in order, quality from the camera, substreams not in this ffmpeg", with(func(c *CameraConfig) {
+			c.Quality = 9
+			c.Profiles = []ProfileConfig{
+				{Name: "sub", URL: "rtsp://192.0.2.10/stream2", Width: 320},
+				{Name: "low", Width: 640},
+				{Name: "slow", FPS: 2, Quality: 12},
+			}
+		}),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 9 -threads 1 pipe:1" +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 9 -threads 1 -vf scale=640:-2 pipe:3" +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 12 -threads 1 -vf fps=2 pipe:4"},
+		{"keyframes only when every output is 1 fps or less", with(func(c *CameraConfig) {
+			c.FPS = 1
+			c.Profiles = []ProfileConfig{{Name: "thumb", Width: 320, FPS: 0.5}}
+		}),
+			strings.Replace(rtspIn, "-rtsp_transport tcp", "-rtsp_transport tcp -skip_frame nokey", 1) +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=1 pipe:1" +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=0.5,scale=320:-2 pipe:3"},
+		{"a faster profile decodes every frame", with(func(c *CameraConfig) { c.FPS = 1; c.Profiles = DefaultProfiles() }),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=1 pipe:1" + thumbOut},
 		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
 			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 	}

@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// output is one stream of JPEGs that a camera's ffmpeg writes (its main
+// stream on stdout, or a profile on a pipe of its own): the hub viewers
+// read, and its counters. It outlives ffmpeg's restarts, so viewers keep
+// their connection through them.
+type output struct {
+	*Hub
+	name string // MainProfile or the profile's name
+
+	mu          sync.Mutex // guards the fields below
+	frames      uint64
+	bytes       uint64
+	lastFrameAt time.Time
+	rate        rateMeter
+	clients     int
+}
+
+func newOutput(name string) *output { return &output{Hub: NewHub(), name: name} }
+
+// publish makes data the newest frame.
+func (o *output) publish(data []byte, now time.Time) {
+	o.Publish(data, now)
+	o.mu.Lock()
+	o.frames++
+	o.bytes += uint64(len(data))
+	o.lastFrameAt = now
+	o.rate.Add(now)
+	o.mu.Unlock()
+}
+
+// stats returns the output's counters (State and the ffmpeg fields are the
+// camera's, filled in by the caller).
+func (o *output) stats(now time.Time) ProfileStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := ProfileStatus{
+		Name:    o.name,
+		FPS:     o.rate.Rate(now),
+		Frames:  o.frames,
+		Bytes:   o.bytes,
+		Clients: o.clients,
+	}
+	if !o.lastFrameAt.IsZero() {
+		t := o.lastFrameAt
+		s.LastFrameAt = &t
+	}
+	return s
+}
+
+// join counts a viewer of this output; the returned func uncounts it.
+func (o *output) join() (leave func()) {
+	o.mu.Lock()
+	o.clients++
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		o.clients--
+		o.mu.Unlock()
+	}
+}
+
+// readFrames splits the JPEGs that ffmpeg writes to r and publishes them
+// until r ends (ffmpeg exited or the pipe was closed).
+func (o *output) readFrames(r io.Reader) {
+	sp := NewSplitter(r, 0)
+	for {
+		data, err := sp.Next()
+		if err != nil {
+			return
+		}
+		o.publish(data, time.Now())
+	}
+}
+
+// profileFeed is what viewers of a profile that is an output of the
+// camera's own ffmpeg read: the output's frames, while the camera runs.
+type profileFeed struct {
+	*output
+	cam *Camera
+}
+
+// Acquire registers a viewer of the profile: it counts for the profile and
+// keeps an on-demand camera's ffmpeg running.
+func (f profileFeed) Acquire() (release func()) {
+	leave := f.output.join()
+	releaseCam := f.cam.Acquire()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			leave()
+			releaseCam()
+		})
+	}
+}
+
+var _ Feed = profileFeed{}
+
+// profilePipes makes one pipe per profile output for a run of ffmpeg: the
+// write ends go to ffmpeg as its file descriptors 3, 4... (ExtraFiles), the
+// read ends are read by outs[i].readFrames.
+type profilePipes struct {
+	r, w []*os.File
+}
+
+func newProfilePipes(n int) (*profilePipes, error) {
+	p := &profilePipes{}
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.closeAll()
+			return nil, err
+		}
+		p.r = append(p.r, r)
+		p.w = append(p.w, w)
+	}
+	return p, nil
+}
+
+// closeWrite closes our copies of the write ends once ffmpeg has its own,
+// so that each read ends at EOF when ffmpeg exits.
+func (p *profilePipes) closeWrite() {
+	for _, w := range p.w {
+		w.Close()
+	}
+}
+
+func (p *profilePipes) closeAll() {
+	p.closeWrite()
+	for _, r := range p.r {
+		r.Close()
+	}
+}
+
+// read starts one reader per pipe, publishing into outs, and returns a
+// function that waits for them (after ffmpeg exited) and closes the pipes.
+// Closing the read ends first makes an ffmpeg that still writes exit on
+// EPIPE rather than block.
+func (p *profilePipes) read(outs []*output) (wait func()) {
+	var wg sync.WaitGroup
+	for i, o := range outs {
+		r := p.r[i]
+		wg.Go(func() { o.readFrames(newPipeReader(r)) })
+	}
+	return func() {
+		wg.Wait()
+		p.closeAll()
+	}
+}

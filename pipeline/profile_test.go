@@ -1,0 +1,159 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCameraProfileOutput: the built-in thumb is written by the camera's
+// one ffmpeg on pipe:3 and read as a feed of its own, with its counters in
+// the status.
+func TestCameraProfileOutput(t *testing.T) {
+	cam, pidfile, _ := fakeCamera(t, "frames=-1,fps=20", func(*CameraConfig) {})
+	runCamera(t, cam)
+	feed, ok := cam.Profile(ThumbProfile)
+	if !ok {
+		t.Fatal("no thumb profile")
+	}
+	if _, ok := cam.Profile("nope"); ok {
+		t.Fatal("a profile that is not configured was found")
+	}
+	release := feed.Acquire()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var seq uint64
+	for range 3 {
+		f, err := feed.Next(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
+			t.Fatalf("thumb frame does not decode: %v", err)
+		}
+		main := cam.Latest()
+		if main != nil && bytes.Equal(main.JPEG, f.JPEG) {
+			t.Error("the thumb feed serves the main stream's frames")
+		}
+		main.Release()
+		seq = f.Seq
+		f.Release()
+	}
+	st := cam.Status()
+	if len(st.Profiles) != 1 {
+		t.Fatalf("profiles in status: %+v", st.Profiles)
+	}
+	p := st.Profiles[0]
+	if p.Name != ThumbProfile || p.Frames < 3 || p.Clients != 1 || p.Width != 320 || p.MaxFPS != 5 || !p.Running ||
+		p.State != StateStreaming || p.URL != "" || p.LastFrameAt == nil {
+		t.Errorf("thumb status: %+v", p)
+	}
+	if st.Clients != 1 {
+		t.Errorf("camera clients %d, want the thumb viewer counted", st.Clients)
+	}
+	release()
+	if n := len(pids(t, pidfile)); n != 1 {
+		t.Errorf("%d ffmpeg runs, want one for the main stream and the thumb", n)
+	}
+}
+
+// TestCameraSubstreamProfile: a profile with a URL of its own is read by an
+// ffmpeg of its own, with that URL, and has its own state.
+func TestCameraSubstreamProfile(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, _, _ := fakeCamera(t, "frames=-1,fps=20,argsfile="+argsfile, func(c *CameraConfig) {
+		c.Profiles = []ProfileConfig{{Name: "sub", URL: "rtsp://viewer:" + secret + "@127.0.0.1:1/stream2", Width: 320}}
+	})
+	runCamera(t, cam)
+	feed, ok := cam.Profile("sub")
+	if !ok {
+		t.Fatal("no sub profile")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	f, err := feed.Next(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Release()
+	eventually(t, 10*time.Second, "two ffmpeg runs", func() bool {
+		b, _ := os.ReadFile(argsfile)
+		return strings.Count(string(b), "\n") >= 2
+	})
+	b, _ := os.ReadFile(argsfile)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var main, sub string
+	for _, l := range lines {
+		if strings.Contains(l, "/stream2") {
+			sub = l
+		} else {
+			main = l
+		}
+	}
+	if sub == "" || main == "" || strings.Contains(main, "pipe:3") || !strings.Contains(sub, "scale=320:-2") {
+		t.Errorf("ffmpeg runs:\n%s", b)
+	}
+	st := cam.Status()
+	if len(st.Profiles) != 1 || st.Profiles[0].URL != "rtsp://viewer:xxxxx@127.0.0.1:1/stream2" || st.Profiles[0].Frames == 0 {
+		t.Errorf("status profiles: %+v", st.Profiles)
+	}
+	if strings.Contains(st.Profiles[0].URL, secret) {
+		t.Error("password in the status")
+	}
+}
+
+// TestCameraReconfigureRemovesProfile: a removed profile ends its viewers'
+// streams; the main viewer keeps its stream.
+func TestCameraReconfigureRemovesProfile(t *testing.T) {
+	cam, _, _ := fakeCamera(t, "frames=-1,fps=20", func(c *CameraConfig) {
+		c.Profiles = append(DefaultProfiles(), ProfileConfig{Name: "sub", URL: "rtsp://127.0.0.1:1/stream2"})
+	})
+	runCamera(t, cam)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	thumb, _ := cam.Profile(ThumbProfile)
+	sub, _ := cam.Profile("sub")
+	for _, feed := range []Feed{thumb, sub, cam} {
+		f, err := feed.Next(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+	}
+	cfg, _, _ := cam.config()
+	cfg.Profiles = nil
+	cam.Reconfigure(cfg)
+	for name, feed := range map[string]Feed{"thumb": thumb, "sub": sub} {
+		var err error
+		for err == nil {
+			var f *Frame
+			f, err = feed.Next(ctx, ^uint64(0)-1)
+			f.Release()
+		}
+		if !errors.Is(err, ErrHubClosed) {
+			t.Errorf("%s viewer after the profile was removed: %v", name, err)
+		}
+	}
+	if _, ok := cam.Profile(ThumbProfile); ok {
+		t.Error("thumb still there")
+	}
+	f, err := cam.Next(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := f.Seq
+	f.Release()
+	if f, err = cam.Next(ctx, seq); err != nil {
+		t.Fatalf("main viewer after the reload: %v", err)
+	}
+	f.Release()
+	if st := cam.Status(); len(st.Profiles) != 0 {
+		t.Errorf("profiles after removal: %+v", st.Profiles)
+	}
+}
