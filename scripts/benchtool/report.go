@@ -156,6 +156,7 @@ func (b *bench) report() string {
 	b.reportSnapshots(p)
 	b.reportStartup(p)
 	b.reportCams(p)
+	b.reportWall(p)
 
 	if len(r.errs) > 0 {
 		p("### Errors")

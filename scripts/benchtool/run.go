@@ -168,6 +168,7 @@ type results struct {
 	loads        []loadRes // loads[0] has no viewer
 	writers      []writerRes
 	cams         []camRes
+	wall         *wallRes
 	errs         []string
 	meanFrame    int
 	elapsed      time.Duration
@@ -316,7 +317,7 @@ func (b *bench) runAll() {
 	} {
 		cfg := floorConfig(cam.url)
 		cfg.FPS = c.fps
-		extra := ""
+		extra := noThumb
 		if c.fps > 0 {
 			extra = fmt.Sprintf("    fps: %g\n", c.fps)
 		}
@@ -340,6 +341,20 @@ func (b *bench) runAll() {
 	if b.ctx.Err() != nil {
 		return
 	}
+	// The built-in thumb (the default): one more output of the same ffmpeg.
+	cfg = floorConfig(cam.url)
+	cfg.Profiles = pipeline.DefaultProfiles()
+	r = camRes{label: fmt.Sprintf("full rate + thumb output (the default: %dp%d h264 → MJPEG, and 320 px at 5 fps)", o.height, o.fps), hasDaemon: true, hasAlone: true}
+	b.camDaemon(&r, cam.url, "", aloneArgs(cfg, 0))
+	b.res.cams = append(b.res.cams, r)
+	if b.ctx.Err() != nil {
+		return
+	}
+	// 5. The page's wall: bytes per tile.
+	b.wall(cam.url)
+	if b.ctx.Err() != nil {
+		return
+	}
 
 	cam.p.stop(6 * time.Second)
 	mj, err := b.startCam("testcam-mjpeg", "mjpeg", o.fps)
@@ -350,8 +365,14 @@ func (b *bench) runAll() {
 	r = camRes{label: fmt.Sprintf("codec copy (%dp%d MJPEG camera)", o.height, o.fps), hasDaemon: true, hasAlone: true}
 	cfg = floorConfig(mj.url)
 	cfg.Codec = pipeline.CodecCopy
-	b.camDaemon(&r, mj.url, "    codec: copy\n", aloneArgs(cfg, 0))
+	b.camDaemon(&r, mj.url, "    codec: copy\n"+noThumb, aloneArgs(cfg, 0))
 	b.res.cams = append(b.res.cams, r)
+	if b.ctx.Err() == nil {
+		r = camRes{label: "codec copy + thumb output (the default for an MJPEG camera: decoded for the thumb only)", hasDaemon: true, hasAlone: true}
+		cfg.Profiles = pipeline.DefaultProfiles()
+		b.camDaemon(&r, mj.url, "    codec: copy\n", aloneArgs(cfg, 0))
+		b.res.cams = append(b.res.cams, r)
+	}
 	mj.p.stop(6 * time.Second)
 }
 
@@ -699,6 +720,9 @@ func (b *bench) window(d *daemon, vs []*viewer, dur time.Duration, cam string, e
 }
 
 const mainConfig = `# written by scripts/benchtool
+# No thumb: the per-viewer figures stay comparable with those before profiles.
+profiles:
+  thumb: false
 cameras:
   - name: main
     url: %q
@@ -823,12 +847,18 @@ func perFrameUS(cpu float64, st viewStats) float64 {
 	return cpu * st.secs * 1e6 / float64(st.frames)
 }
 
-// floorConfig is the daemon's camera config for url, for ffmpeg alone.
+// floorConfig is the daemon's camera config for url, for ffmpeg alone:
+// without profiles (noThumb in the daemon's config) unless a row adds them.
 func floorConfig(url string) pipeline.CameraConfig {
 	c := pipeline.DefaultCameraConfig("floor", url)
 	c.Codec = pipeline.CodecMJPEG
+	c.Profiles = nil
 	return c
 }
+
+// noThumb is the camera key that turns the built-in thumb profile off, for
+// the rows and loads that measure what they measured before profiles.
+const noThumb = "    profiles: {thumb: false}\n"
 
 // aloneArgs is the daemon's ffmpeg command line (pipeline.BuildArgs: the
 // same input options) writing to /dev/null instead of the pipe. skip adds
@@ -845,8 +875,8 @@ func aloneArgs(c pipeline.CameraConfig, skip int) []string {
 			continue
 		case a == "-i" && skip > 0:
 			out = append(out, "-skip_frame", "nokey")
-		case i == len(in)-1 && a == "pipe:1":
-			a = "/dev/null"
+		case strings.HasPrefix(a, "pipe:") && i > 0 && in[i-1] != "-i":
+			a = "/dev/null" // the main output (pipe:1) and each profile's
 		}
 		out = append(out, a)
 	}
