@@ -240,10 +240,11 @@ func (p *parser) mapping(n *yaml.Node, path string, known []string) map[string]p
 		case path == "defaults" && (k.Value == "name" || k.Value == "url"):
 			p.errorf(k.Line, path, "%q cannot have a default: set it on each camera", k.Value)
 		case !slices.Contains(known, k.Value):
-			p.errorf(k.Line, path, "unknown key %s%s", quote(k.Value), suggest(k.Value, known))
+			key := restoreVars(k.Value, p.vars) // ${...} as written, not its placeholder
+			p.errorf(k.Line, path, "unknown key %s%s", quote(key), suggest(key, known))
 		default:
 			if first, dup := pairs[k.Value]; dup {
-				p.errorf(k.Line, path, "duplicate key %s (first at line %d)", quote(k.Value), first.k.Line)
+				p.errorf(k.Line, path, "duplicate key %s (first at line %d)", quote(restoreVars(k.Value, p.vars)), first.k.Line)
 				continue
 			}
 			pairs[k.Value] = pair{k, v}

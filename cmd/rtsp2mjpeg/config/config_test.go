@@ -72,6 +72,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`cameras.yml:5: cameras[0]: duplicate key "fps" (first at line 4)`}},
 		{"duplicate key in flow mapping", lines("cameras:", "  - {name: a, url: 'rtsp://h/', name: b}"),
 			[]string{`cameras.yml:2: cameras[0]: duplicate key "name" (first at line 2)`}},
+		{"unknown key with ${VAR}", withCamera("    ${FPS}: 10", "${X}: 1"),
+			[]string{`cameras.yml:4: cameras[0]: unknown key "${FPS}" (want one of`, `cameras.yml:5: unknown key "${X}" (want one of`}},
 		{"merge key", lines("x: &d {fps: 1}", "cameras:", "  - <<: *d", "    name: a", "    url: rtsp://h/"),
 			[]string{`cameras.yml:1: unknown key "x"`, `cameras.yml:3: cameras[0]: merge keys ("<<") are not supported`}},
 
