@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -125,5 +126,31 @@ func TestProfilesNotShared(t *testing.T) {
 	f.Cameras[0].Profiles[0].Width = 1
 	if w := f.Cameras[1].Profiles[0].Width; w != thumb.Width {
 		t.Errorf("editing camera a's thumb changed b's: width %d", w)
+	}
+}
+
+func TestProfilesExample(t *testing.T) {
+	path := filepath.Join("testdata", "profiles.yml")
+	f, err := Load(path, testEnv)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &File{
+		Path: path,
+		Cameras: []pipeline.CameraConfig{
+			camera("door", "rtsp://viewer:"+envPass+"@192.0.2.10/stream1", func(c *pipeline.CameraConfig) {
+				c.Profiles = profiles{{Name: "thumb", URL: "rtsp://viewer:" + envPass + "@192.0.2.10/stream2", Width: 320}}
+			}),
+			camera("yard", "rtsp://192.0.2.11/stream1", func(c *pipeline.CameraConfig) {
+				c.Profiles = profiles{thumb, {Name: "low", Width: 800}}
+			}),
+			camera("gate", "rtsp://192.0.2.12/stream1", func(c *pipeline.CameraConfig) {
+				c.Codec = pipeline.CodecCopy
+				c.Profiles = profiles{{Name: "low", Width: 800}, {Name: "wall", Width: 480, FPS: 2}}
+			}),
+		},
+	}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("Load =\n%+v\nwant\n%+v", f, want)
 	}
 }
