@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 var cameraKeys = []string{
 	"name", "url", "fps", "width", "quality", "on_demand",
 	"idle_timeout", "start_timeout", "stall_timeout", "rtsp_transport", "codec",
+	"profiles", // DESIGN.md "Contract additions"
 }
 
 // defaultsKeys are the keys of defaults: any camera key but name and url.
@@ -22,16 +24,19 @@ var defaultsKeys = cameraKeys[2:]
 // field parses the value of one camera key and returns what sets it.
 type field func(p *parser, n *yaml.Node, key string) (set func(*pipeline.CameraConfig), ok bool)
 
-func fieldOf[T any](parse func(string) (T, error), to func(*pipeline.CameraConfig) *T) field {
-	return func(p *parser, n *yaml.Node, key string) (func(*pipeline.CameraConfig), bool) {
+// fieldOf makes the parser of one key of a C (a camera or a profile) from
+// parse and the field it sets.
+func fieldOf[C, T any](parse func(string) (T, error), to func(*C) *T) func(p *parser, n *yaml.Node, key string) (func(*C), bool) {
+	return func(p *parser, n *yaml.Node, key string) (func(*C), bool) {
 		v, ok := value(p, n, key, parse)
-		return func(c *pipeline.CameraConfig) { *to(c) = v }, ok
+		return func(c *C) { *to(c) = v }, ok
 	}
 }
 
 func parseString(s string) (string, error) { return s, nil }
 
-// fields parse each camera key; the range checks are pipeline's Validate.
+// fields parse each camera key but profiles; the range checks are
+// pipeline's Validate.
 var fields = map[string]field{
 	"name":           fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Name }),
 	"url":            fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.URL }),
@@ -65,6 +70,11 @@ func (p *parser) apply(l *layer, n *yaml.Node, known []string) {
 			continue
 		}
 		path := join(l.path, key)
+		if key == "profiles" {
+			l.c.Profiles = p.profiles(kv, path, l.c.Profiles)
+			l.lines[key] = kv.k.Line
+			continue
+		}
 		set, ok := fields[key](p, kv.v, path)
 		if !ok {
 			continue
@@ -95,15 +105,14 @@ func trimKey(msg, key string) string {
 	return msg
 }
 
-// defaults parses the defaults section. An empty one is allowed.
-func (p *parser) defaults(kv pair) *layer {
-	l := &layer{path: "defaults", lines: map[string]int{}, c: pipeline.DefaultCameraConfig("", "")}
+// defaults parses the defaults section onto l, which holds the built-in
+// defaults and the top-level profiles. An empty one is allowed.
+func (p *parser) defaults(kv pair, l *layer) {
 	if n := deref(kv.v); n.Kind == yaml.ScalarNode && n.ShortTag() == nullTag {
-		return l
+		return
 	}
 	p.apply(l, kv.v, defaultsKeys)
 	p.checkCopy(l, nil)
-	return l
 }
 
 // keyIndex returns the index in mapping n's Content of the key named k, or -1.
@@ -119,7 +128,8 @@ func keyIndex(n *yaml.Node, k string) int {
 	return -1
 }
 
-// cameras parses the cameras list on top of defs (nil when absent).
+// cameras parses the cameras list on top of defs: the built-in defaults,
+// the top-level profiles and the defaults section.
 func (p *parser) cameras(kv pair, defs *layer) []pipeline.CameraConfig {
 	n := deref(kv.v)
 	switch {
@@ -130,9 +140,6 @@ func (p *parser) cameras(kv pair, defs *layer) []pipeline.CameraConfig {
 		p.errorf(kv.k.Line, "cameras", "must be a list of cameras, not %s", kindName(n))
 		return nil
 	}
-	if defs == nil {
-		defs = &layer{c: pipeline.DefaultCameraConfig("", "")}
-	}
 	var (
 		cams  []pipeline.CameraConfig
 		names = map[string]int{} // line of each name
@@ -141,6 +148,7 @@ func (p *parser) cameras(kv pair, defs *layer) []pipeline.CameraConfig {
 		path := fmt.Sprintf("cameras[%d]", i)
 		before := len(p.errs)
 		l := &layer{path: path, lines: map[string]int{}, c: defs.c}
+		l.c.Profiles = slices.Clone(defs.c.Profiles) // each camera its own
 		p.apply(l, cn, cameraKeys)
 		line := deref(cn).Line
 		for _, k := range []string{"name", "url"} {

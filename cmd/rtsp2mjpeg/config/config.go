@@ -1,5 +1,5 @@
 // Package config reads the daemon's YAML config file (DESIGN.md "Config
-// file"): listen address, auth, camera defaults and cameras.
+// file"): listen address, auth, profiles, camera defaults and cameras.
 //
 // The file is decoded into a yaml.Node tree and walked by hand, so every
 // problem is reported with the file, the line and the key path, as
@@ -28,10 +28,14 @@ import (
 
 // File is a parsed and validated config file.
 type File struct {
-	Path    string                  // the file it came from
-	Listen  string                  // HTTP address; "" when absent
-	Auth    *Auth                   // nil when absent
-	Cameras []pipeline.CameraConfig // in file order, defaults applied, each valid; FFmpeg and FFprobe are DefaultCameraConfig's
+	Path   string // the file it came from
+	Listen string // HTTP address; "" when absent
+	Auth   *Auth  // nil when absent
+	// Cameras are in file order, each valid, with defaults applied and
+	// Profiles resolved: built-in (pipeline.DefaultProfiles) <- top-level
+	// profiles <- defaults.profiles <- the camera's profiles. FFmpeg and
+	// FFprobe are DefaultCameraConfig's.
+	Cameras []pipeline.CameraConfig
 
 	// HTTP settings; 0 when absent, so the caller's (httpapi's) default applies.
 	WriteTimeout    time.Duration // write_timeout: drop a viewer that accepted nothing for this long
@@ -94,7 +98,7 @@ type parser struct {
 
 // Top-level keys, in the order of DESIGN.md.
 var topKeys = []string{"listen", "auth", "defaults", "cameras", "write_timeout", "snapshot_timeout", "max_age",
-	"max_viewers", "max_viewers_per_camera"}
+	"max_viewers", "max_viewers_per_camera", "profiles"}
 
 func (p *parser) file(data []byte) *File {
 	root, ok := p.decode(data)
@@ -154,9 +158,13 @@ func (p *parser) file(data []byte) *File {
 			}
 		}
 	}
-	var defs *layer
+	// Each camera starts from defs: built-in <- profiles <- defaults.
+	defs := &layer{path: "defaults", lines: map[string]int{}, c: pipeline.DefaultCameraConfig("", "")}
+	if kv, ok := pairs["profiles"]; ok {
+		defs.c.Profiles = p.profiles(kv, "profiles", defs.c.Profiles)
+	}
 	if kv, ok := pairs["defaults"]; ok {
-		defs = p.defaults(kv)
+		p.defaults(kv, defs)
 	}
 	kv, ok := pairs["cameras"]
 	if !ok {
@@ -218,8 +226,8 @@ type pair struct {
 	k, v *yaml.Node
 }
 
-// mapping checks that n is a mapping whose keys are unique and among known,
-// and returns its pairs by key. It returns nil after reporting an error if n
+// mapping checks that n is a mapping whose keys are unique and among known
+// (any key when known is nil), and returns its pairs by key. It returns nil after reporting an error if n
 // is not a mapping. path is n's key path ("" for the top level).
 func (p *parser) mapping(n *yaml.Node, path string, known []string) map[string]pair {
 	n = deref(n)
@@ -239,11 +247,12 @@ func (p *parser) mapping(n *yaml.Node, path string, known []string) map[string]p
 			p.errorf(k.Line, path, `merge keys ("<<") are not supported: use "defaults" for values shared by cameras`)
 		case path == "defaults" && (k.Value == "name" || k.Value == "url"):
 			p.errorf(k.Line, path, "%q cannot have a default: set it on each camera", k.Value)
-		case !slices.Contains(known, k.Value):
-			p.errorf(k.Line, path, "unknown key %s%s", quote(k.Value), suggest(k.Value, known))
+		case known != nil && !slices.Contains(known, k.Value):
+			key := restoreVars(k.Value, p.vars) // ${...} as written, not its placeholder
+			p.errorf(k.Line, path, "unknown key %s%s", quote(key), suggest(key, known))
 		default:
 			if first, dup := pairs[k.Value]; dup {
-				p.errorf(k.Line, path, "duplicate key %s (first at line %d)", quote(k.Value), first.k.Line)
+				p.errorf(k.Line, path, "duplicate key %s (first at line %d)", quote(restoreVars(k.Value, p.vars)), first.k.Line)
 				continue
 			}
 			pairs[k.Value] = pair{k, v}

@@ -10,10 +10,12 @@ import (
 
 // FuzzParse checks that no file makes Parse panic, that what it accepts is
 // valid, and that every line of an error names the file. The seed corpus
-// is testdata/example.yml and testdata/fuzz/FuzzParse.
+// is testdata/example.yml, testdata/profiles.yml and testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
-	if data, err := os.ReadFile(filepath.Join("testdata", "example.yml")); err == nil {
-		f.Add(data)
+	for _, name := range []string{"example.yml", "profiles.yml"} {
+		if data, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(data)
+		}
 	}
 	f.Add([]byte(withCamera("defaults: {fps: 2, codec: copy}", "auth: {username: a, password: ${X:-b}}")))
 	f.Fuzz(func(t *testing.T, data []byte) {
