@@ -9,28 +9,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 	"github.com/sirupsen/logrus"
 )
 
-// dropCounters counts, per camera name, the frames that viewers skipped
-// because they were slower than the camera. It is keyed by name, not by
-// Camera, so a count survives a camera set change (config reload).
+// dropCounters counts, per camera and profile, the frames that viewers
+// skipped because they were slower than the feed. It is keyed by names, not
+// by Camera, so a count survives a camera set change (config reload).
 type dropCounters struct {
-	m sync.Map // camera name -> *atomic.Uint64
+	m sync.Map // feedKey -> *atomic.Uint64
 }
 
-// counter returns the counter of the camera called name, made on first use.
-func (d *dropCounters) counter(name string) *atomic.Uint64 {
-	if c, ok := d.m.Load(name); ok {
+// feedKey names one feed: a camera and a profile ("main": its main stream).
+type feedKey struct{ camera, profile string }
+
+// counter returns the counter of a camera's feed, made on first use.
+func (d *dropCounters) counter(camera, profile string) *atomic.Uint64 {
+	k := feedKey{camera, profile}
+	if c, ok := d.m.Load(k); ok {
 		return c.(*atomic.Uint64)
 	}
-	c, _ := d.m.LoadOrStore(name, new(atomic.Uint64))
+	c, _ := d.m.LoadOrStore(k, new(atomic.Uint64))
 	return c.(*atomic.Uint64)
 }
 
-// load returns the count of the camera called name, 0 if none.
-func (d *dropCounters) load(name string) uint64 {
-	if c, ok := d.m.Load(name); ok {
+// load returns the count of a camera's feed, 0 if none.
+func (d *dropCounters) load(camera, profile string) uint64 {
+	if c, ok := d.m.Load(feedKey{camera, profile}); ok {
 		return c.(*atomic.Uint64).Load()
 	}
 	return 0
@@ -94,7 +99,7 @@ func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFrames, st.Frames)
 		counter(descBytes, st.Bytes)
 		counter(descRestarts, st.Restarts)
-		counter(descDropped, c.a.drops.load(name))
+		counter(descDropped, c.a.drops.load(name, pipeline.MainProfile))
 		gauge(descClients, float64(st.Clients))
 		gauge(descUp, boolFloat(st.Running))
 		gauge(descFPS, st.FPS)
