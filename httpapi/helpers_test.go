@@ -77,7 +77,14 @@ type fakeCamera struct {
 // fakeProfile is a profile of a fakeCamera.
 type fakeProfile struct {
 	name string
-	feed *fakeFeed
+	feed testFeed
+}
+
+// testFeed is a feed of a fake camera: a fakeFeed, or one that embeds it.
+type testFeed interface {
+	pipeline.Feed
+	holding() int
+	Close()
 }
 
 func newFakeCamera(name string) *fakeCamera {
@@ -88,28 +95,25 @@ func (c *fakeCamera) Name() string { return c.name }
 
 // addProfile gives the camera a profile called name and returns its feed.
 func (c *fakeCamera) addProfile(name string) *fakeFeed {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	f := newFakeFeed()
-	c.profiles = append(c.profiles, fakeProfile{name, f})
+	c.addProfileFeed(name, f)
 	return f
 }
 
-// profile returns the feed of the profile called name, nil if none.
-func (c *fakeCamera) profile(name string) *fakeFeed {
+// addProfileFeed gives the camera a profile called name served by f.
+func (c *fakeCamera) addProfileFeed(name string, f testFeed) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.profiles = append(c.profiles, fakeProfile{name, f})
+}
+
+func (c *fakeCamera) Profile(name string) (pipeline.Feed, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.profiles {
 		if p.name == name {
-			return p.feed
+			return p.feed, true
 		}
-	}
-	return nil
-}
-
-func (c *fakeCamera) Profile(name string) (pipeline.Feed, bool) {
-	if f := c.profile(name); f != nil {
-		return f, true
 	}
 	return nil, false
 }
