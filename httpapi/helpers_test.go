@@ -24,44 +24,112 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeCamera is a Camera on a real hub: tests publish its frames.
-type fakeCamera struct {
+// fakeFeed is a feed on a real hub that counts its holders: a fake
+// camera's main stream, or one of its profiles. Tests publish its frames.
+type fakeFeed struct {
 	*pipeline.Hub
+
+	mu       sync.Mutex // guards holders and acquires
+	holders  int
+	acquires int
+}
+
+func newFakeFeed() *fakeFeed { return &fakeFeed{Hub: pipeline.NewHub()} }
+
+func (f *fakeFeed) Acquire() func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holders++
+	f.acquires++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.holders--
+		})
+	}
+}
+
+// counts returns the holders now and the acquires so far.
+func (f *fakeFeed) counts() (holders, acquires int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.holders, f.acquires
+}
+
+func (f *fakeFeed) holding() int {
+	h, _ := f.counts()
+	return h
+}
+
+// fakeCamera is a Camera whose main stream is a fakeFeed; addProfile gives
+// it profiles, each a fakeFeed of its own.
+type fakeCamera struct {
+	*fakeFeed
 	name string
 
 	mu       sync.Mutex // guards the fields below
-	holders  int
-	acquires int
 	state    pipeline.State
+	profiles []fakeProfile // config order
+}
+
+// fakeProfile is a profile of a fakeCamera.
+type fakeProfile struct {
+	name string
+	feed testFeed
+}
+
+// testFeed is a feed of a fake camera: a fakeFeed, or one that embeds it.
+type testFeed interface {
+	pipeline.Feed
+	holding() int
+	Close()
 }
 
 func newFakeCamera(name string) *fakeCamera {
-	return &fakeCamera{Hub: pipeline.NewHub(), name: name, state: pipeline.StateStreaming}
+	return &fakeCamera{fakeFeed: newFakeFeed(), name: name, state: pipeline.StateStreaming}
 }
 
 func (c *fakeCamera) Name() string { return c.name }
 
-func (c *fakeCamera) Profile(string) (pipeline.Feed, bool) { return nil, false }
-
-func (c *fakeCamera) Status() pipeline.Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return pipeline.Status{Name: c.name, URL: "rtsp://cam/" + c.name, State: c.state, Clients: c.holders}
+// addProfile gives the camera a profile called name and returns its feed.
+func (c *fakeCamera) addProfile(name string) *fakeFeed {
+	f := newFakeFeed()
+	c.addProfileFeed(name, f)
+	return f
 }
 
-func (c *fakeCamera) Acquire() func() {
+// addProfileFeed gives the camera a profile called name served by f.
+func (c *fakeCamera) addProfileFeed(name string, f testFeed) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holders++
-	c.acquires++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.holders--
-		})
+	c.profiles = append(c.profiles, fakeProfile{name, f})
+}
+
+func (c *fakeCamera) Profile(name string) (pipeline.Feed, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.profiles {
+		if p.name == name {
+			return p.feed, true
+		}
 	}
+	return nil, false
+}
+
+// Status reports the camera's state and holders, and a status per profile
+// with the camera's state and the profile's holders.
+func (c *fakeCamera) Status() pipeline.Status {
+	c.mu.Lock()
+	st := pipeline.Status{Name: c.name, URL: "rtsp://cam/" + c.name, State: c.state}
+	profiles := c.profiles
+	c.mu.Unlock()
+	st.Clients = c.holding()
+	for _, p := range profiles {
+		st.Profiles = append(st.Profiles, pipeline.ProfileStatus{Name: p.name, State: st.State, Clients: p.feed.holding()})
+	}
+	return st
 }
 
 func (c *fakeCamera) setState(s pipeline.State) {
@@ -70,15 +138,16 @@ func (c *fakeCamera) setState(s pipeline.State) {
 	c.state = s
 }
 
-func (c *fakeCamera) counts() (holders, acquires int) {
+// Close closes the hubs of the camera and its profiles, as removing a
+// camera does: their viewers get pipeline.ErrHubClosed.
+func (c *fakeCamera) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.holders, c.acquires
-}
-
-func (c *fakeCamera) holding() int {
-	h, _ := c.counts()
-	return h
+	profiles := c.profiles
+	c.mu.Unlock()
+	c.Hub.Close()
+	for _, p := range profiles {
+		p.feed.Close()
+	}
 }
 
 // payload is a recognisable fake JPEG for frame i, padded to size bytes.
@@ -252,7 +321,12 @@ type publisher struct {
 	last   int        // index of the last frame published
 }
 
-func startPublisher(cam *fakeCamera, first, size int, period time.Duration) *publisher {
+// hubLike is what publishes frames: a fake camera, one of its profiles.
+type hubLike interface {
+	Publish(jpeg []byte, at time.Time) uint64
+}
+
+func startPublisher(cam hubLike, first, size int, period time.Duration) *publisher {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &publisher{cancel: cancel, done: make(chan struct{})}
 	go func() {

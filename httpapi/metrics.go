@@ -9,57 +9,67 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 	"github.com/sirupsen/logrus"
 )
 
-// dropCounters counts, per camera name, the frames that viewers skipped
-// because they were slower than the camera. It is keyed by name, not by
-// Camera, so a count survives a camera set change (config reload).
+// dropCounters counts, per camera and profile, the frames that viewers
+// skipped because they were slower than the feed. It is keyed by names, not
+// by Camera, so a count survives a camera set change (config reload).
 type dropCounters struct {
-	m sync.Map // camera name -> *atomic.Uint64
+	m sync.Map // feedKey -> *atomic.Uint64
 }
 
-// counter returns the counter of the camera called name, made on first use.
-func (d *dropCounters) counter(name string) *atomic.Uint64 {
-	if c, ok := d.m.Load(name); ok {
+// feedKey names one feed: a camera and a profile ("main": its main stream).
+type feedKey struct{ camera, profile string }
+
+// counter returns the counter of a camera's feed, made on first use.
+func (d *dropCounters) counter(camera, profile string) *atomic.Uint64 {
+	k := feedKey{camera, profile}
+	if c, ok := d.m.Load(k); ok {
 		return c.(*atomic.Uint64)
 	}
-	c, _ := d.m.LoadOrStore(name, new(atomic.Uint64))
+	c, _ := d.m.LoadOrStore(k, new(atomic.Uint64))
 	return c.(*atomic.Uint64)
 }
 
-// load returns the count of the camera called name, 0 if none.
-func (d *dropCounters) load(name string) uint64 {
-	if c, ok := d.m.Load(name); ok {
+// load returns the count of a camera's feed, 0 if none.
+func (d *dropCounters) load(camera, profile string) uint64 {
+	if c, ok := d.m.Load(feedKey{camera, profile}); ok {
 		return c.(*atomic.Uint64).Load()
 	}
 	return 0
 }
 
-// Metric descriptions of cameraCollector. Every series has the label camera.
+// Metric descriptions of cameraCollector. Every series has the labels
+// camera and profile: "main" for the camera's main stream, else the name of
+// one of its profiles (DESIGN.md "Profiles").
 var (
+	feedLabels = []string{"camera", "profile"}
+
 	descFrames = prometheus.NewDesc("rtsp2mjpeg_frames_total",
-		"Frames received from the camera.", []string{"camera"}, nil)
+		"Frames received from the camera, per output (profile main: the main stream).", feedLabels, nil)
 	descBytes = prometheus.NewDesc("rtsp2mjpeg_bytes_total",
-		"JPEG bytes received from the camera.", []string{"camera"}, nil)
+		"JPEG bytes received from the camera, per output.", feedLabels, nil)
 	descRestarts = prometheus.NewDesc("rtsp2mjpeg_restarts_total",
-		"Restarts of the camera's ffmpeg (crash, exit, start or stall timeout).", []string{"camera"}, nil)
+		"Restarts of the ffmpeg that makes the output (crash, exit, start or stall timeout). "+
+			"A profile made by the camera's own ffmpeg shares its restarts.", feedLabels, nil)
 	descDropped = prometheus.NewDesc("rtsp2mjpeg_dropped_frames_total",
-		"Camera frames that viewers skipped because they read slower than the camera sends, summed over viewers. "+
-			"Frames left out on purpose by a viewer's ?fps= cap are not counted.", []string{"camera"}, nil)
+		"Frames of the output that viewers skipped because they read slower than it sends, summed over viewers. "+
+			"Frames left out on purpose by a viewer's ?fps= cap are not counted.", feedLabels, nil)
 	descClients = prometheus.NewDesc("rtsp2mjpeg_clients",
-		"Viewers (streams and waiting snapshots) of the camera now.", []string{"camera"}, nil)
+		"Viewers (streams and waiting snapshots) of the output now.", feedLabels, nil)
 	descUp = prometheus.NewDesc("rtsp2mjpeg_ffmpeg_up",
-		"1 while an ffmpeg process runs for the camera, else 0.", []string{"camera"}, nil)
+		"1 while an ffmpeg process runs for the output, else 0.", feedLabels, nil)
 	descFPS = prometheus.NewDesc("rtsp2mjpeg_fps",
-		"Frame rate received from the camera, measured over the last seconds.", []string{"camera"}, nil)
+		"Frame rate of the output, measured over the last seconds.", feedLabels, nil)
 	descLastFrame = prometheus.NewDesc("rtsp2mjpeg_last_frame_timestamp_seconds",
-		"Capture time of the camera's newest frame as unix time; 0 before the first frame.", []string{"camera"}, nil)
+		"Capture time of the output's newest frame as unix time; 0 before the first frame.", feedLabels, nil)
 	descSinceFrame = prometheus.NewDesc("rtsp2mjpeg_seconds_since_last_frame",
-		"Seconds since the camera's newest frame; absent before the first frame.", []string{"camera"}, nil)
+		"Seconds since the output's newest frame; absent before the first frame.", feedLabels, nil)
 	descState = prometheus.NewDesc("rtsp2mjpeg_camera_state",
-		"1 for the camera's current state (starting, streaming, stalled, backoff, idle, failed).",
-		[]string{"camera", "state"}, nil)
+		"1 for the output's current state (starting, streaming, stalled, backoff, idle, failed).",
+		[]string{"camera", "profile", "state"}, nil)
 )
 
 // cameraCollector reports every camera served at scrape time. Nothing is
@@ -79,35 +89,62 @@ func (c cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the status of every camera served now.
+// feedMetrics is what the collector reports of one feed.
+type feedMetrics struct {
+	profile                 string
+	state                   pipeline.State
+	frames, bytes, restarts uint64
+	clients                 int
+	running                 bool
+	fps                     float64
+	lastFrameAt             *time.Time
+}
+
+// Collect reads the status of every camera served now: its main stream,
+// then each of its profiles.
 func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
 	for _, cam := range c.a.cameras().cams {
 		st := cam.Status()
 		name := cam.Name()
-		counter := func(d *prometheus.Desc, v uint64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), name)
+		c.collectFeed(ch, now, name, feedMetrics{
+			profile: pipeline.MainProfile, state: st.State,
+			frames: st.Frames, bytes: st.Bytes, restarts: st.Restarts,
+			clients: st.Clients, running: st.Running, fps: st.FPS, lastFrameAt: st.LastFrameAt,
+		})
+		for _, p := range st.Profiles {
+			c.collectFeed(ch, now, name, feedMetrics{
+				profile: p.Name, state: p.State,
+				frames: p.Frames, bytes: p.Bytes, restarts: p.Restarts,
+				clients: p.Clients, running: p.Running, fps: p.FPS, lastFrameAt: p.LastFrameAt,
+			})
 		}
-		gauge := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name)
-		}
-		counter(descFrames, st.Frames)
-		counter(descBytes, st.Bytes)
-		counter(descRestarts, st.Restarts)
-		counter(descDropped, c.a.drops.load(name))
-		gauge(descClients, float64(st.Clients))
-		gauge(descUp, boolFloat(st.Running))
-		gauge(descFPS, st.FPS)
-		if st.LastFrameAt != nil && !st.LastFrameAt.IsZero() {
-			gauge(descLastFrame, float64(st.LastFrameAt.UnixMilli())/1e3)
-			gauge(descSinceFrame, max(now.Sub(*st.LastFrameAt).Seconds(), 0))
-		} else {
-			// 0, not absent: "time() - last_frame > 60" then also alerts on a
-			// camera that never sent a frame.
-			gauge(descLastFrame, 0)
-		}
-		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, name, string(st.State))
 	}
+}
+
+func (c cameraCollector) collectFeed(ch chan<- prometheus.Metric, now time.Time, camera string, m feedMetrics) {
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), camera, m.profile)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, camera, m.profile)
+	}
+	counter(descFrames, m.frames)
+	counter(descBytes, m.bytes)
+	counter(descRestarts, m.restarts)
+	counter(descDropped, c.a.drops.load(camera, m.profile))
+	gauge(descClients, float64(m.clients))
+	gauge(descUp, boolFloat(m.running))
+	gauge(descFPS, m.fps)
+	if m.lastFrameAt != nil && !m.lastFrameAt.IsZero() {
+		gauge(descLastFrame, float64(m.lastFrameAt.UnixMilli())/1e3)
+		gauge(descSinceFrame, max(now.Sub(*m.lastFrameAt).Seconds(), 0))
+	} else {
+		// 0, not absent: "time() - last_frame > 60" then also alerts on a
+		// camera that never sent a frame.
+		gauge(descLastFrame, 0)
+	}
+	ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, camera, m.profile, string(m.state))
 }
 
 func boolFloat(b bool) float64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,32 +54,34 @@ func (c *statusCamera) Status() pipeline.Status {
 	st := c.st
 	c.mu.Unlock()
 	st.Name, st.URL, st.State, st.Clients = base.Name, base.URL, base.State, base.Clients
+	if st.Profiles == nil { // none set by update: those of the fake
+		st.Profiles = base.Profiles
+	}
 	return st
 }
 
-// scriptedCamera hands a viewer frames with the given sequence numbers, one
-// per Next call, then waits for the viewer to leave.
-type scriptedCamera struct {
-	*fakeCamera
+// script hands a viewer frames with the given sequence numbers, one per
+// Next call, then waits for the viewer to leave.
+type script struct {
 	mu   sync.Mutex // guards seqs
 	seqs []uint64
 }
 
-func (c *scriptedCamera) Next(ctx context.Context, after uint64) (*pipeline.Frame, error) {
-	c.mu.Lock()
-	if len(c.seqs) > 0 {
-		seq := c.seqs[0]
-		c.seqs = c.seqs[1:]
-		c.mu.Unlock()
+func (s *script) Next(ctx context.Context, after uint64) (*pipeline.Frame, error) {
+	s.mu.Lock()
+	if len(s.seqs) > 0 {
+		seq := s.seqs[0]
+		s.seqs = s.seqs[1:]
+		s.mu.Unlock()
 		return pipeline.NewFrame(payload(int(seq), 64), time.Now(), seq), nil
 	}
-	c.mu.Unlock()
+	s.mu.Unlock()
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
 
 // NextBefore hides the hub's, which the stream would use instead of Next.
-func (c *scriptedCamera) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*pipeline.Frame, error) {
+func (s *script) NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*pipeline.Frame, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -88,7 +91,19 @@ func (c *scriptedCamera) NextBefore(ctx context.Context, after uint64, timeout <
 		case <-ctx.Done():
 		}
 	}()
-	return c.Next(ctx, after)
+	return s.Next(ctx, after)
+}
+
+// scriptedCamera is a camera whose main stream follows a script.
+type scriptedCamera struct {
+	*fakeCamera
+	*script
+}
+
+// scriptedFeed is a profile feed that follows a script.
+type scriptedFeed struct {
+	*fakeFeed
+	*script
 }
 
 // scrape GETs /metrics and parses it as the Prometheus text format.
@@ -210,8 +225,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	door1 := map[string]string{"camera": "door"}
-	yard1 := map[string]string{"camera": "yard"}
+	door1 := map[string]string{"camera": "door", "profile": "main"}
+	yard1 := map[string]string{"camera": "yard", "profile": "main"}
 	checks := []struct {
 		name   string
 		labels map[string]string
@@ -230,8 +245,8 @@ func TestMetrics(t *testing.T) {
 		{"rtsp2mjpeg_fps", door1, 12.5},
 		{"rtsp2mjpeg_last_frame_timestamp_seconds", door1, float64(at.UnixMilli()) / 1e3},
 		{"rtsp2mjpeg_last_frame_timestamp_seconds", yard1, 0},
-		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "door", "state": "streaming"}, 1},
-		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "yard", "state": "backoff"}, 1},
+		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "door", "profile": "main", "state": "streaming"}, 1},
+		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "yard", "profile": "main", "state": "backoff"}, 1},
 	}
 	for _, c := range checks {
 		got, ok := sample(mfs, c.name, c.labels)
@@ -287,18 +302,32 @@ func TestMetricsHead(t *testing.T) {
 }
 
 // TestMetricsDroppedFrames checks that the stream counts the frames a
-// viewer skipped (Seq jumps), except under a ?fps= cap, and that the count
-// survives a camera set change.
+// viewer skipped (Seq jumps), except under a ?fps= cap, per camera and
+// profile, and that the count survives a camera set change.
 func TestMetricsDroppedFrames(t *testing.T) {
 	for _, tc := range []struct {
-		query string
-		want  float64
+		profile string // "": the main stream
+		query   string
+		want    float64
 	}{
-		{"", 2 + 3}, // 1, 2, 5, 6, 10
-		{"?fps=1000", 0},
+		{"", "", 2 + 3}, // 1, 2, 5, 6, 10
+		{"", "?fps=1000", 0},
+		{"thumb", "?profile=thumb", 2 + 3},
+		{"thumb", "?profile=thumb&fps=1000", 0},
 	} {
 		t.Run("query="+tc.query, func(t *testing.T) {
-			cam := &scriptedCamera{fakeCamera: newFakeCamera("door"), seqs: []uint64{1, 2, 5, 6, 10}}
+			seqs := []uint64{1, 2, 5, 6, 10}
+			var cam Camera
+			var holding func() int
+			if tc.profile == "" {
+				c := &scriptedCamera{fakeCamera: newFakeCamera("door"), script: &script{seqs: seqs}}
+				cam, holding = c, c.holding
+			} else {
+				c := newFakeCamera("door")
+				f := &scriptedFeed{fakeFeed: newFakeFeed(), script: &script{seqs: seqs}}
+				c.addProfileFeed(tc.profile, f)
+				cam, holding = c, f.holding
+			}
 			rt := NewRouter(Config{}, []Camera{cam}, quietLog())
 			srv := httptestServer(t, rt)
 			resp, mr := openStream(t, srv, "/cameras/door/video"+tc.query)
@@ -306,24 +335,121 @@ func TestMetricsDroppedFrames(t *testing.T) {
 				nextPart(t, mr)
 			}
 			resp.Body.Close()
-			waitFor(t, "viewer gone", func() bool { return cam.holding() == 0 })
+			waitFor(t, "viewer gone", func() bool { return holding() == 0 })
 
-			dropped := func() float64 {
-				v, ok := sample(scrape(t, srv), "rtsp2mjpeg_dropped_frames_total", map[string]string{"camera": "door"})
+			dropped := func(profile string) float64 {
+				t.Helper()
+				v, ok := sample(scrape(t, srv), "rtsp2mjpeg_dropped_frames_total", map[string]string{"camera": "door", "profile": profile})
 				if !ok {
-					t.Fatal("no rtsp2mjpeg_dropped_frames_total{camera=door}")
+					t.Fatalf("no rtsp2mjpeg_dropped_frames_total{camera=door,profile=%s}", profile)
 				}
 				return v
 			}
-			if got := dropped(); got != tc.want {
-				t.Errorf("dropped frames = %v, want %v", got, tc.want)
+			profile, other := "main", "thumb"
+			if tc.profile != "" {
+				profile, other = tc.profile, "main"
+			}
+			if got := dropped(profile); got != tc.want {
+				t.Errorf("dropped frames of %s = %v, want %v", profile, got, tc.want)
+			}
+			if tc.profile != "" {
+				if got := dropped(other); got != 0 {
+					t.Errorf("dropped frames of %s = %v, want 0", other, got)
+				}
 			}
 			// A reload that replaces the camera by one of the same name
 			// keeps its count.
-			rt.SetCameras([]Camera{newFakeCamera("door")})
-			if got := dropped(); got != tc.want {
-				t.Errorf("dropped frames after reload = %v, want %v", got, tc.want)
+			next := newFakeCamera("door")
+			next.addProfile("thumb")
+			rt.SetCameras([]Camera{next})
+			if got := dropped(profile); got != tc.want {
+				t.Errorf("dropped frames of %s after reload = %v, want %v", profile, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMetricsProfiles(t *testing.T) {
+	door := newStatusCamera("door", pipeline.StateStreaming)
+	yard := newStatusCamera("yard", pipeline.StateBackoff)
+	at := time.Now().Add(-3 * time.Second).Truncate(time.Millisecond)
+	door.update(func(st *pipeline.Status) {
+		st.Frames, st.Restarts = 40, 1
+		st.LastFrameAt = &at
+		st.Profiles = []pipeline.ProfileStatus{
+			{Name: "thumb", Width: 320, MaxFPS: 5, State: pipeline.StateStreaming, FPS: 4.5,
+				Frames: 12, Bytes: 1200, LastFrameAt: &at, Restarts: 1, Clients: 2, Running: true},
+			{Name: "sub", URL: "rtsp://cam/door-sub", State: pipeline.StateBackoff,
+				Restarts: 4, LastError: "connection refused"},
+		}
+	})
+	srv := newServer(t, Config{}, door, yard)
+	mfs := scrape(t, srv)
+
+	// Every family has one series per feed: the main stream of each
+	// camera, then its profiles.
+	for _, name := range []string{
+		"rtsp2mjpeg_frames_total", "rtsp2mjpeg_bytes_total", "rtsp2mjpeg_restarts_total",
+		"rtsp2mjpeg_dropped_frames_total", "rtsp2mjpeg_clients", "rtsp2mjpeg_ffmpeg_up",
+		"rtsp2mjpeg_fps", "rtsp2mjpeg_last_frame_timestamp_seconds", "rtsp2mjpeg_camera_state",
+	} {
+		var feeds []string
+		for _, m := range mfs[name].GetMetric() {
+			var cam, profile string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "camera":
+					cam = l.GetValue()
+				case "profile":
+					profile = l.GetValue()
+				}
+			}
+			feeds = append(feeds, cam+"/"+profile)
+		}
+		slices.Sort(feeds)
+		if got := strings.Join(feeds, ","); got != "door/main,door/sub,door/thumb,yard/main" {
+			t.Errorf("%s: series %s, want door/main,door/sub,door/thumb,yard/main", name, got)
+		}
+	}
+
+	feed := func(cam, profile string) map[string]string {
+		return map[string]string{"camera": cam, "profile": profile}
+	}
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"rtsp2mjpeg_frames_total", feed("door", "main"), 40},
+		{"rtsp2mjpeg_frames_total", feed("door", "thumb"), 12},
+		{"rtsp2mjpeg_frames_total", feed("door", "sub"), 0},
+		{"rtsp2mjpeg_bytes_total", feed("door", "thumb"), 1200},
+		{"rtsp2mjpeg_restarts_total", feed("door", "thumb"), 1},
+		{"rtsp2mjpeg_restarts_total", feed("door", "sub"), 4},
+		{"rtsp2mjpeg_dropped_frames_total", feed("door", "thumb"), 0},
+		{"rtsp2mjpeg_clients", feed("door", "thumb"), 2},
+		{"rtsp2mjpeg_clients", feed("door", "sub"), 0},
+		{"rtsp2mjpeg_ffmpeg_up", feed("door", "thumb"), 1},
+		{"rtsp2mjpeg_ffmpeg_up", feed("door", "sub"), 0},
+		{"rtsp2mjpeg_fps", feed("door", "thumb"), 4.5},
+		{"rtsp2mjpeg_last_frame_timestamp_seconds", feed("door", "thumb"), float64(at.UnixMilli()) / 1e3},
+		{"rtsp2mjpeg_last_frame_timestamp_seconds", feed("door", "sub"), 0},
+		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "door", "profile": "thumb", "state": "streaming"}, 1},
+		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "door", "profile": "sub", "state": "backoff"}, 1},
+		{"rtsp2mjpeg_camera_state", map[string]string{"camera": "yard", "profile": "main", "state": "backoff"}, 1},
+	}
+	for _, c := range checks {
+		got, ok := sample(mfs, c.name, c.labels)
+		if !ok {
+			t.Errorf("%s%v: no single series", c.name, c.labels)
+		} else if got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if got, ok := sample(mfs, "rtsp2mjpeg_seconds_since_last_frame", feed("door", "thumb")); !ok || got < 3 || got > 60 {
+		t.Errorf("rtsp2mjpeg_seconds_since_last_frame{door,thumb} = %v (found %v), want 3..60", got, ok)
+	}
+	if _, ok := sample(mfs, "rtsp2mjpeg_seconds_since_last_frame", feed("door", "sub")); ok {
+		t.Error("rtsp2mjpeg_seconds_since_last_frame{door,sub} present before its first frame")
 	}
 }

@@ -37,6 +37,33 @@ func newNoSignal(name string, every time.Duration) *noSignal {
 	return &noSignal{name: name, every: every}
 }
 
+// placeholders holds the "no signal" caches of one camera, one per feed
+// (main stream, profiles): each says how long ago its own feed's newest
+// frame came, and the viewers of two feeds do not re-render each other's.
+type placeholders struct {
+	name  string
+	every time.Duration
+
+	mu    sync.Mutex           // guards feeds
+	feeds map[string]*noSignal // by profile name; made on first use
+}
+
+func newPlaceholders(name string, every time.Duration) *placeholders {
+	return &placeholders{name: name, every: every, feeds: map[string]*noSignal{}}
+}
+
+// feed returns the cache of the feed called profile.
+func (p *placeholders) feed(profile string) *noSignal {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.feeds[profile]
+	if n == nil {
+		n = newNoSignal(p.name, p.every)
+		p.feeds[profile] = n
+	}
+	return n
+}
+
 // frame returns the placeholder part for a camera whose newest frame is
 // last (nil: none yet), rendering it at most once per period.
 func (n *noSignal) frame(last *pipeline.Frame, now time.Time) *pipeline.Frame {

@@ -62,15 +62,15 @@ type api struct {
 	cfg     Config
 	log     *logrus.Entry
 	set     atomic.Pointer[cameraSet] // replaced whole by SetCameras
-	drops   dropCounters              // frames skipped by slow viewers, per camera name
+	drops   dropCounters              // frames skipped by slow viewers, per camera and profile
 	viewers viewerCount
 }
 
 // cameraSet is the cameras served at one time; never modified once stored.
 type cameraSet struct {
-	cams         []Camera             // config order; cams[0] serves /video and /snapshot
-	byName       map[string]Camera    // the same cameras by name
-	placeholders map[string]*noSignal // "no signal" image cache, per camera name
+	cams         []Camera                 // config order; cams[0] serves /video and /snapshot
+	byName       map[string]Camera        // the same cameras by name
+	placeholders map[string]*placeholders // "no signal" image caches, per camera name
 }
 
 // Router is the HTTP handler of the daemon.
@@ -118,26 +118,27 @@ func (a *api) setCameras(cams []Camera) {
 	s := &cameraSet{
 		cams:         cams,
 		byName:       make(map[string]Camera, len(cams)),
-		placeholders: make(map[string]*noSignal, len(cams)),
+		placeholders: make(map[string]*placeholders, len(cams)),
 	}
 	for _, c := range cams {
 		s.byName[c.Name()] = c
 		if old != nil && old.placeholders[c.Name()] != nil {
 			s.placeholders[c.Name()] = old.placeholders[c.Name()]
 		} else {
-			s.placeholders[c.Name()] = newNoSignal(c.Name(), a.cfg.NoSignalEvery)
+			s.placeholders[c.Name()] = newPlaceholders(c.Name(), a.cfg.NoSignalEvery)
 		}
 	}
 	a.set.Store(s)
 }
 
-// placeholder returns the "no signal" cache of a camera (a new one for a
-// camera removed meanwhile).
-func (a *api) placeholder(name string) *noSignal {
-	if p := a.cameras().placeholders[name]; p != nil {
-		return p
+// placeholder returns the "no signal" cache of a camera's feed (a new one
+// for a camera removed meanwhile).
+func (a *api) placeholder(camera, profile string) *noSignal {
+	p := a.cameras().placeholders[camera]
+	if p == nil {
+		p = newPlaceholders(camera, a.cfg.NoSignalEvery)
 	}
-	return newNoSignal(name, a.cfg.NoSignalEvery)
+	return p.feed(profile)
 }
 
 // cameras returns the cameras served now.

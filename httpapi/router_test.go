@@ -103,6 +103,39 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
+func TestStatusJSONProfiles(t *testing.T) {
+	door := newFakeCamera("door")
+	door.addProfile("thumb")
+	door.addProfile("sub")
+	srv := newServer(t, Config{}, door, newFakeCamera("yard"))
+	for _, path := range []string{"/api/cameras", "/api/cameras/door"} {
+		resp := do(t, srv, http.MethodGet, path, nil)
+		body := readAll(t, resp.Body)
+		var got []pipeline.Status
+		if path == "/api/cameras" {
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			var one pipeline.Status
+			if err := json.Unmarshal(body, &one); err != nil {
+				t.Fatal(err)
+			}
+			got = []pipeline.Status{one}
+		}
+		var names []string
+		for _, p := range got[0].Profiles {
+			names = append(names, p.Name+":"+string(p.State))
+		}
+		if got[0].Name != "door" || strings.Join(names, ",") != "thumb:streaming,sub:streaming" {
+			t.Errorf("GET %s: %s has profiles %v, want thumb and sub, streaming", path, got[0].Name, names)
+		}
+		if !strings.Contains(string(body), `"profiles":[{"name":"thumb"`) {
+			t.Errorf("GET %s: no profiles array in %s", path, body)
+		}
+	}
+}
+
 func TestNoCamera(t *testing.T) {
 	srv := newServer(t, Config{})
 	for _, path := range []string{"/video", "/snapshot", "/?action=stream"} {

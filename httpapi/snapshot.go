@@ -11,9 +11,14 @@ import (
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
-// snapshot serves one fresh JPEG of cam, or 503 (DESIGN.md "Snapshots"):
-// never a stale frame without saying so.
+// snapshot serves one fresh JPEG of cam, or of its profile named by
+// ?profile=, or 503 (DESIGN.md "Snapshots"): never a stale frame without
+// saying so.
 func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
+	fd, ok := requestFeed(w, r, cam)
+	if !ok {
+		return
+	}
 	maxAge := a.cfg.MaxAge
 	if v, ok := queryValue(r, "max_age"); ok {
 		d, err := parseMaxAge(v)
@@ -24,9 +29,9 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 		maxAge = d
 	}
 
-	release := cam.Acquire() // starts an on-demand camera while we wait
+	release := fd.feed.Acquire() // starts an on-demand camera while we wait
 	defer release()
-	f := cam.Latest()
+	f := fd.feed.Latest()
 	if f == nil || f.NoSignal || time.Since(f.At) >= maxAge {
 		var after uint64
 		if f != nil {
@@ -36,11 +41,11 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.SnapshotTimeout)
 		// Next returns the newest frame past after: one captured while we
 		// waited, so fresh whatever max_age is.
-		f, _ = cam.Next(ctx, after)
+		f, _ = fd.feed.Next(ctx, after)
 		cancel()
 		if f == nil || f.NoSignal {
 			f.Release()
-			a.noFreshFrame(w, r, cam)
+			a.noFreshFrame(w, r, fd)
 			return
 		}
 	}
@@ -60,25 +65,29 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 
 // snapshotError is the 503 answer of a snapshot without a fresh frame.
 type snapshotError struct {
-	Error  string         `json:"error"`
-	Camera string         `json:"camera"`
-	State  pipeline.State `json:"state"`
+	Error   string         `json:"error"`
+	Camera  string         `json:"camera"`
+	Profile string         `json:"profile,omitempty"` // absent for the main stream
+	State   pipeline.State `json:"state"`             // of the profile, if one was asked
 }
 
-func (a *api) noFreshFrame(w http.ResponseWriter, r *http.Request, cam Camera) {
-	msg := fmt.Sprintf("no fresh frame from camera %q within %s", cam.Name(), a.cfg.SnapshotTimeout)
+func (a *api) noFreshFrame(w http.ResponseWriter, r *http.Request, fd feedOf) {
+	name := fd.cam.Name()
+	of := fmt.Sprintf("camera %q", name)
+	body := snapshotError{Camera: name, State: fd.state()}
+	if !fd.isMain() {
+		of += fmt.Sprintf(" (profile %q)", fd.profile)
+		body.Profile = fd.profile
+	}
+	body.Error = fmt.Sprintf("no fresh frame from %s within %s", of, a.cfg.SnapshotTimeout)
 	if r.Context().Err() != nil {
 		// The client left or the server is stopping: say so rather than
 		// leave an empty 200 behind.
-		msg = fmt.Sprintf("request ended before a fresh frame from camera %q", cam.Name())
+		body.Error = "request ended before a fresh frame from " + of
 	}
 	w.Header().Set("Retry-After", "2") // seconds
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusServiceUnavailable, snapshotError{
-		Error:  msg,
-		Camera: cam.Name(),
-		State:  cam.Status().State,
-	})
+	writeJSON(w, http.StatusServiceUnavailable, body)
 }
 
 // parseMaxAge accepts a Go duration ("2s", "500ms") or plain seconds

@@ -15,75 +15,133 @@ import (
 	"time"
 
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
+	"github.com/sirupsen/logrus"
 )
 
-// video serves the MJPEG stream of cam (DESIGN.md "The MJPEG stream").
+// video serves the MJPEG stream of cam, or of its profile named by
+// ?profile= (DESIGN.md "The MJPEG stream", "Profiles").
 func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
-	var gap time.Duration // least time between two camera frames sent; 0: no cap
-	if v, ok := queryValue(r, "fps"); ok {
-		fps, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(fps > 0) || math.IsInf(fps, 0) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid fps %q: want a number > 0", v))
-			return
-		}
-		gap = time.Duration(min(float64(time.Second)/fps, float64(math.MaxInt64/2)))
+	fd, ok := requestFeed(w, r, cam)
+	if !ok {
+		return
+	}
+	gap, ok := fpsGap(w, r)
+	if !ok {
+		return
 	}
 
-	h := w.Header()
-	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+pipeline.Boundary)
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	setStreamHeaders(w.Header(), "multipart/x-mixed-replace; boundary="+pipeline.Boundary)
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 
-	leave, err := a.viewers.join(cam.Name(), a.cfg.MaxViewers, a.cfg.MaxViewersPerCamera)
+	leave, err := a.viewers.join(a.cfg.MaxViewers, a.cfg.MaxViewersPerCamera, cam.Name())
 	if err != nil {
-		w.Header().Del("Content-Type") // not the stream after all
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error(), "camera": cam.Name()})
+		tooManyViewers(w, map[string]string{"error": err.Error(), "camera": cam.Name()})
 		return
 	}
 	defer leave()
-	defer cam.Acquire()()
+	defer fd.feed.Acquire()()
 	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout)
 	defer out.close()
-	s := &stream{
-		out:      out,
-		cam:      cam,
-		noSignal: a.placeholder(cam.Name()),
-		every:    a.cfg.NoSignalEvery,
-		gap:      gap,
-		dropped:  a.drops.counter(cam.Name()),
-	}
-	log := requestLog(r).WithField("camera", cam.Name())
+	log := requestLog(r).WithFields(logrus.Fields{"camera": cam.Name(), "profile": fd.profile})
 	log.Debug("viewer connected")
-	err = s.run(ctx)
+	// The preamble goes out with the headers at once, so a viewer of a camera
+	// that is down gets an answer instead of waiting for the first frame.
+	err = out.write([]byte(pipeline.StreamPreamble))
+	if err == nil {
+		s := a.newStream(fd, gap, partWriter{out})
+		err = s.run(ctx)
+	}
 	log.WithError(err).Debug("viewer gone")
 }
 
-// stream writes one viewer's MJPEG response.
+// requestFeed returns the feed of cam that r asks for with ?profile= (none,
+// or "main": the main stream), answering 404 when cam has no such profile.
+func requestFeed(w http.ResponseWriter, r *http.Request, cam Camera) (feedOf, bool) {
+	name := r.URL.Query().Get("profile")
+	fd, ok := cameraFeed(cam, name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown profile %q of camera %q", name, cam.Name()))
+	}
+	return fd, ok
+}
+
+// fpsGap parses ?fps=, a viewer's rate cap, into the least time between
+// two camera frames sent (0: no cap), answering 400 when it is invalid.
+func fpsGap(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
+	v, ok := queryValue(r, "fps")
+	if !ok {
+		return 0, true
+	}
+	fps, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(fps > 0) || math.IsInf(fps, 0) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid fps %q: want a number > 0", v))
+		return 0, false
+	}
+	return time.Duration(min(float64(time.Second)/fps, float64(math.MaxInt64/2))), true
+}
+
+// setStreamHeaders sets the headers of a multipart stream of type ctype.
+func setStreamHeaders(h http.Header, ctype string) {
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+}
+
+// tooManyViewers answers 503 to a viewer past a cap.
+func tooManyViewers(w http.ResponseWriter, body map[string]string) {
+	w.Header().Del("Content-Type") // not the stream after all
+	w.Header().Set("Retry-After", "5")
+	writeJSON(w, http.StatusServiceUnavailable, body)
+}
+
+// newStream returns the stream of feed fd to one viewer, written by out.
+func (a *api) newStream(fd feedOf, gap time.Duration, out frameWriter) *stream {
+	return &stream{
+		out:      out,
+		feed:     fd.feed,
+		noSignal: a.placeholder(fd.cam.Name(), fd.profile),
+		every:    a.cfg.NoSignalEvery,
+		gap:      gap,
+		dropped:  a.drops.counter(fd.cam.Name(), fd.profile),
+	}
+}
+
+// stream sends one feed to one viewer: its newest frame at once, then each
+// new one, and a "no signal" part while it has none.
 type stream struct {
-	out      sink
-	cam      Camera
+	out      frameWriter
+	feed     pipeline.Feed
 	noSignal *noSignal
 	every    time.Duration  // no-signal period
 	gap      time.Duration  // rate cap: least time between two camera frames
 	dropped  *atomic.Uint64 // frames this viewer was too slow for (not those its rate cap skips)
 }
 
-// run streams until ctx ends (viewer gone, server shutdown) or a write
-// fails, and returns why.
+// frameWriter writes the frames of one stream to its viewer.
+type frameWriter interface {
+	// writeFrame writes f, or a newer frame of the same feed, and returns
+	// the frame written, which the caller releases (f is the writer's to
+	// release, if it sends another).
+	writeFrame(f *pipeline.Frame) (*pipeline.Frame, error)
+}
+
+// partWriter writes each frame's prebuilt part as is, in one write (a part
+// carries the next boundary, so the browser shows it at once).
+type partWriter struct{ out sink }
+
+func (p partWriter) writeFrame(f *pipeline.Frame) (*pipeline.Frame, error) {
+	return f, p.out.write(f.Part)
+}
+
+// run streams until ctx ends (viewer gone, server shutdown), a write
+// fails or the feed is closed, and returns why.
 func (s *stream) run(ctx context.Context) error {
-	// The preamble goes out with the headers at once, so a viewer of a camera
-	// that is down gets an answer instead of waiting for the first frame.
-	if err := s.write([]byte(pipeline.StreamPreamble)); err != nil {
-		return err
-	}
 	var (
-		seq      uint64      // the last camera frame seen; 0: the newest held comes first
+		seq      uint64      // the last camera frame sent; 0: the newest held comes first
 		lastSent time.Time   // when the last camera frame was sent
 		pause    *time.Timer // rate cap; made on first use
 	)
@@ -114,66 +172,38 @@ func (s *stream) run(ctx context.Context) error {
 			}
 		}
 		idle.Reset(s.every) // Go 1.23+ timers: Reset drops a stale tick
-		f, err := s.next(ctx, seq, idle.C)
+		f, err := s.feed.NextBefore(ctx, seq, idle.C)
 		if ctx.Err() != nil {
 			f.Release()
 			return ctx.Err()
 		}
 		if errors.Is(err, pipeline.ErrHubClosed) {
-			return err // the camera was removed: end the stream
+			return err // the camera or profile was removed: end the stream
 		}
-		var part []byte
 		if err != nil {
 			// No frame for s.every: show the outage, which also keeps
 			// proxies from cutting an idle connection.
-			last := s.cam.Latest()
-			part = s.noSignal.frame(last, time.Now()).Part
+			last := s.feed.Latest()
+			f = s.noSignal.frame(last, time.Now())
 			last.Release() // only its time and number were read
-		} else {
+		}
+		sent, err := s.out.writeFrame(f)
+		if !sent.NoSignal {
 			if seq != 0 && s.gap == 0 {
 				// A viewer without a rate cap should see every frame: those
 				// published while it was still writing the last one are lost
 				// to slowness. With a cap, skipping is the point, and the
 				// two causes cannot be told apart, so nothing is counted.
-				s.dropped.Add(f.Seq - seq - 1)
+				s.dropped.Add(sent.Seq - seq - 1)
 			}
-			seq = f.Seq
+			seq = sent.Seq
 			lastSent = time.Now()
-			part = f.Part
 		}
-		err = s.write(part)
-		f.Release() // written: the hub may reuse its memory
+		sent.Release() // written: the hub may reuse its memory
 		if err != nil {
 			return err
 		}
 	}
-}
-
-// write sends p in one write (a part carries the next boundary, so the
-// browser shows it at once) and flushes it, within the write timeout.
-func (s *stream) write(p []byte) error { return s.out.write(p) }
-
-// nextBefore is what pipeline.Camera offers beyond the Camera interface:
-// Next bounded by a timer channel.
-type nextBefore interface {
-	NextBefore(ctx context.Context, after uint64, timeout <-chan time.Time) (*pipeline.Frame, error)
-}
-
-// next waits for a frame past seq until timeout fires.
-func (s *stream) next(ctx context.Context, seq uint64, timeout <-chan time.Time) (*pipeline.Frame, error) {
-	if nb, ok := s.cam.(nextBefore); ok {
-		return nb.NextBefore(ctx, seq, timeout)
-	}
-	wait, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-timeout:
-			cancel()
-		case <-wait.Done():
-		}
-	}()
-	return s.cam.Next(wait, seq)
 }
 
 // sink is where a stream's bytes go: each write is sent at once, within the
@@ -272,30 +302,37 @@ type viewerCount struct {
 	perCamera map[string]int
 }
 
-// join counts a new viewer of camera, or refuses it past a cap (a cap <= 0
-// is none). leave must be called once when the viewer goes.
-func (v *viewerCount) join(camera string, maxAll, maxCamera int) (leave func(), err error) {
+// join counts a new viewer of cameras (a wall watches several; each
+// counts once), or refuses it past a cap (a cap <= 0 is none). leave must
+// be called once when the viewer goes.
+func (v *viewerCount) join(maxAll, maxCamera int, cameras ...string) (leave func(), err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if maxAll > 0 && v.all >= maxAll {
 		return nil, fmt.Errorf("too many viewers: the server serves at most %d streams", maxAll)
 	}
-	if maxCamera > 0 && v.perCamera[camera] >= maxCamera {
-		return nil, fmt.Errorf("too many viewers of camera %q: at most %d", camera, maxCamera)
+	for _, c := range cameras {
+		if maxCamera > 0 && v.perCamera[c] >= maxCamera {
+			return nil, fmt.Errorf("too many viewers of camera %q: at most %d", c, maxCamera)
+		}
 	}
 	if v.perCamera == nil {
 		v.perCamera = map[string]int{}
 	}
 	v.all++
-	v.perCamera[camera]++
+	for _, c := range cameras {
+		v.perCamera[c]++
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			v.mu.Lock()
 			defer v.mu.Unlock()
 			v.all--
-			if v.perCamera[camera]--; v.perCamera[camera] == 0 {
-				delete(v.perCamera, camera)
+			for _, c := range cameras {
+				if v.perCamera[c]--; v.perCamera[c] == 0 {
+					delete(v.perCamera, c)
+				}
 			}
 		})
 	}, nil
