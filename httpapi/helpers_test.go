@@ -150,6 +150,14 @@ func (c *fakeCamera) Close() {
 	}
 }
 
+// profile returns the fakeFeed of the camera's profile called name, nil if
+// it has none.
+func (c *fakeCamera) profile(name string) *fakeFeed {
+	f, _ := c.Profile(name)
+	ff, _ := f.(*fakeFeed)
+	return ff
+}
+
 // payload is a recognisable fake JPEG for frame i, padded to size bytes.
 func payload(i, size int) []byte {
 	b := []byte(fmt.Sprintf("jpeg-%06d;", i))

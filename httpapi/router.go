@@ -101,6 +101,7 @@ func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) *Router {
 	get("/snapshot", a.first(a.snapshot))
 	get("/cameras/{name}/video", a.named(a.video))
 	get("/cameras/{name}/snapshot", a.named(a.snapshot))
+	get("/wall/video", a.wall)
 	get("/api/cameras", a.statusAll)
 	get("/api/cameras/{name}", a.named(a.status))
 	get("/metrics", a.metricsHandler().ServeHTTP)

@@ -119,6 +119,9 @@ type stream struct {
 	every    time.Duration  // no-signal period
 	gap      time.Duration  // rate cap: least time between two camera frames
 	dropped  *atomic.Uint64 // frames this viewer was too slow for (not those its rate cap skips)
+
+	seq      uint64    // the last camera frame sent; 0: the newest held comes first
+	lastSent time.Time // when the last camera frame was sent
 }
 
 // frameWriter writes the frames of one stream to its viewer.
@@ -140,11 +143,7 @@ func (p partWriter) writeFrame(f *pipeline.Frame) (*pipeline.Frame, error) {
 // run streams until ctx ends (viewer gone, server shutdown), a write
 // fails or the feed is closed, and returns why.
 func (s *stream) run(ctx context.Context) error {
-	var (
-		seq      uint64      // the last camera frame sent; 0: the newest held comes first
-		lastSent time.Time   // when the last camera frame was sent
-		pause    *time.Timer // rate cap; made on first use
-	)
+	var pause *time.Timer // rate cap; made on first use
 	// One timer for the no-signal period, reset per frame: a context with
 	// a timeout per frame and viewer cost a tenth of the daemon's CPU.
 	idle := time.NewTimer(s.every)
@@ -155,10 +154,10 @@ func (s *stream) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		if s.gap > 0 && !lastSent.IsZero() {
+		if s.gap > 0 && !s.lastSent.IsZero() {
 			// Rate cap: let the interval pass, then send the newest frame,
 			// skipping those that came meanwhile.
-			if d := s.gap - time.Since(lastSent); d > 0 {
+			if d := s.gap - time.Since(s.lastSent); d > 0 {
 				if pause == nil {
 					pause = time.NewTimer(d)
 				} else {
@@ -172,7 +171,7 @@ func (s *stream) run(ctx context.Context) error {
 			}
 		}
 		idle.Reset(s.every) // Go 1.23+ timers: Reset drops a stale tick
-		f, err := s.feed.NextBefore(ctx, seq, idle.C)
+		f, err := s.feed.NextBefore(ctx, s.seq, idle.C)
 		if ctx.Err() != nil {
 			f.Release()
 			return ctx.Err()
@@ -187,29 +186,47 @@ func (s *stream) run(ctx context.Context) error {
 			f = s.noSignal.frame(last, time.Now())
 			last.Release() // only its time and number were read
 		}
-		sent, err := s.out.writeFrame(f)
-		if !sent.NoSignal {
-			if seq != 0 && s.gap == 0 {
-				// A viewer without a rate cap should see every frame: those
-				// published while it was still writing the last one are lost
-				// to slowness. With a cap, skipping is the point, and the
-				// two causes cannot be told apart, so nothing is counted.
-				s.dropped.Add(sent.Seq - seq - 1)
-			}
-			seq = sent.Seq
-			lastSent = time.Now()
-		}
-		sent.Release() // written: the hub may reuse its memory
-		if err != nil {
+		if err := s.write(f); err != nil {
 			return err
 		}
 	}
+}
+
+// sendLatest writes the feed's newest frame, if it has one, ahead of run:
+// a wall sends the newest frames of its cameras in the order listed.
+func (s *stream) sendLatest() error {
+	if f := s.feed.Latest(); f != nil {
+		return s.write(f)
+	}
+	return nil
+}
+
+// write writes f (or a newer frame, at the writer's choice), counts the
+// frames skipped since the last one sent and releases the frame written.
+func (s *stream) write(f *pipeline.Frame) error {
+	sent, err := s.out.writeFrame(f)
+	if sent.Seq != 0 { // a frame of the feed, not a placeholder of ours
+		if s.seq != 0 && s.gap == 0 {
+			// A viewer without a rate cap should see every frame: those
+			// published while it was still writing the last one are lost
+			// to slowness. With a cap, skipping is the point, and the two
+			// causes cannot be told apart, so nothing is counted.
+			s.dropped.Add(sent.Seq - s.seq - 1)
+		}
+		s.seq = sent.Seq
+		s.lastSent = time.Now()
+	}
+	sent.Release() // written: the hub may reuse its memory
+	return err
 }
 
 // sink is where a stream's bytes go: each write is sent at once, within the
 // write timeout.
 type sink interface {
 	write(p []byte) error
+	// writeBuffers sends the buffers of b as one part (one writev on a
+	// taken connection) and consumes b.
+	writeBuffers(b *net.Buffers) error
 	close()
 }
 
@@ -264,6 +281,19 @@ func (c *connSink) write(p []byte) error {
 	return nil
 }
 
+func (c *connSink) writeBuffers(b *net.Buffers) error {
+	if c.head != nil { // not expected: the preamble is written first
+		if err := c.write(nil); err != nil {
+			return err
+		}
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	if _, err := b.WriteTo(c.conn); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
 func (c *connSink) close() {
 	_ = c.conn.Close()
 	<-c.gone
@@ -281,6 +311,20 @@ func (r *responseSink) write(p []byte) error {
 	if _, err := r.w.Write(p); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	if err := r.rc.Flush(); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	return nil
+}
+
+func (r *responseSink) writeBuffers(b *net.Buffers) error {
+	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
+	for _, p := range *b {
+		if _, err := r.w.Write(p); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	*b = (*b)[len(*b):]
 	if err := r.rc.Flush(); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}
