@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -222,6 +223,212 @@ for (var at = 0; at <= bytes.length; at++) run([at]);
 try { parse(function () {})(Uint8Array.from('--frame\r\nX-Camera: a\r\n\r\nabc', function (ch) { return ch.charCodeAt(0); })); fails.push('no Content-Length: no error'); } catch (e) {}
 return fails.slice(0, 10);`
 
+// TestPageWallInBrowser checks a wall of 16 cameras: every tile live over
+// one connection, the other URLs answering meanwhile, the full view of one
+// camera, fewer cameras asked for when fewer are on screen, and nothing
+// streamed while the tab is hidden.
+func TestPageWallInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	start := time.Now()
+	var cams []*statusCamera
+	var names []string
+	for i := 1; i <= 16; i++ {
+		c := newStatusCamera(fmt.Sprintf("cam%02d", i), pipeline.StateStreaming)
+		c.update(func(st *pipeline.Status) { st.FPS = 10 })
+		cams = append(cams, c)
+		names = append(names, c.Name())
+	}
+	pub := startMovingPublisher(cams...)
+	defer pub.stop()
+	asCameras := make([]Camera, len(cams))
+	for i, c := range cams {
+		asCameras[i] = c
+	}
+	srv := newBrowserServer(t, Config{}, asCameras...)
+	wd := browsertest.Start(t)
+	wd.Navigate(t, srv.URL+"/")
+	t.Logf("%.1fs: page loaded", time.Since(start).Seconds())
+
+	var ws wallState
+	wall := func() wallState {
+		wd.Execute(t, wallStateJS, &ws)
+		return ws
+	}
+	var m map[string]tileView
+	waitUntil(t, pageTimeout, "16 live tiles, all on screen, one wall", func() (bool, string) {
+		m = tiles(t, wd)
+		n := 0
+		for _, v := range m {
+			if live(v) && v.Frames > 0 {
+				n++
+			}
+		}
+		ws = wall()
+		return n == 16 && len(ws.List) == 16 && srv.inFlight("/wall/video") == 1,
+			fmt.Sprintf("%d live tiles, wall %+v, %d walls under way", n, ws, srv.inFlight("/wall/video"))
+	})
+	var size [3]int
+	wd.Execute(t, "return [innerWidth, innerHeight, document.documentElement.scrollHeight]", &size)
+	if size[2] > size[1] {
+		t.Errorf("a 1280x800 window (a %dx%d viewport) scrolls to show 16 tiles: the page is %d px high", size[0], size[1], size[2])
+	}
+	if moved := movingTiles(t, wd, m, names, "wall"); len(moved) < 16 {
+		t.Errorf("pixels that differ between the screenshots per tile: %v, want a moving picture in all 16", moved)
+	}
+
+	// 10 s of the wall, while the page's other URLs answer: its own status
+	// poll, status, metrics and a snapshot.
+	cams[4].update(func(st *pipeline.Status) { st.FPS = 7.5 })
+	before := tiles(t, wd)
+	t0 := time.Now()
+	var fetched struct {
+		Results []string
+		Error   string
+	}
+	wd.ExecuteAsync(t, `var done = arguments[arguments.length - 1], out = [];
+		function get(url, what) {
+			var t0 = performance.now();
+			return fetch(url, {cache: 'no-store', signal: AbortSignal.timeout(5000)}).then(function (r) {
+				return r.blob().then(function (b) {
+					out.push(url + ': ' + r.status + ' ' + b.type + ' ' + b.size + ' bytes in ' + Math.round(performance.now() - t0) + ' ms');
+				});
+			});
+		}
+		// One after the other: the page's connections, not the test's, are counted.
+		get('/api/cameras').then(function () { return get('/metrics'); })
+			.then(function () { return get('/cameras/cam05/snapshot'); })
+			.then(function () { done({Results: out}); }, function (e) { done({Results: out, Error: String(e)}); });`, &fetched)
+	t.Logf("fetched while the wall is open: %q", fetched.Results)
+	if fetched.Error != "" || len(fetched.Results) != 3 {
+		t.Errorf("fetches while the wall is open: %q, error %s", fetched.Results, fetched.Error)
+	}
+	for _, r := range fetched.Results {
+		if !strings.Contains(r, ": 200 ") {
+			t.Errorf("fetch while the wall is open: %s", r)
+		}
+	}
+	for time.Since(t0) < 10*time.Second { // a measure over a fixed time, not a wait for a condition
+		time.Sleep(500 * time.Millisecond)
+		if open, _ := srv.conns(); open > 3 {
+			t.Errorf("%.1fs: %d connections open", time.Since(t0).Seconds(), open)
+		}
+	}
+	after := tiles(t, wd)
+	d := time.Since(t0).Seconds()
+	if after["cam05"].FPS != "7.5 fps" {
+		t.Errorf("cam05 shows %q after 10 s, want the status poll's 7.5 fps", after["cam05"].FPS)
+	}
+	var perTile []string
+	for _, n := range names {
+		frames, bytes := after[n].Frames-before[n].Frames, after[n].Bytes-before[n].Bytes
+		perTile = append(perTile, fmt.Sprintf("%s %d frames %d KB", n, frames, bytes>>10))
+		if frames < 10 {
+			t.Errorf("%s: %d frames in %.1fs, want a live picture", n, frames, d)
+		}
+	}
+	ws = wall()
+	t.Logf("over %.1fs, per tile: %s; the page read %d bytes in all", d, strings.Join(perTile, ", "), ws.Bytes)
+	if open, peak := srv.conns(); peak > 3 {
+		t.Errorf("up to %d connections at once (%d open now), want at most 3", peak, open)
+	}
+
+	// A click opens the camera full size over its own stream, and pauses
+	// the wall; Back returns to the wall and ends that stream.
+	wd.Click(t, `.tile[data-cam="cam06"] .pic`)
+	waitUntil(t, pageTimeout, "cam06 full size, wall paused", func() (bool, string) {
+		ws = wall()
+		return ws.Hash == "#camera=cam06" && ws.Full == "cam06" && ws.FullWidth == 320 && len(ws.List) == 0 &&
+				srv.inFlight("/cameras/cam06/video") == 1 && srv.inFlight("/wall/video") == 0,
+			fmt.Sprintf("page %+v, server: %d cam06 streams, %d walls", ws, srv.inFlight("/cameras/cam06/video"), srv.inFlight("/wall/video"))
+	})
+	browsertest.SaveScreenshot(t, "full.png", wd.Screenshot(t))
+	wd.Back(t)
+	backToWall := func(what string) {
+		t.Helper()
+		frames := tiles(t, wd)["cam06"].Frames
+		waitUntil(t, pageTimeout, what, func() (bool, string) {
+			ws = wall()
+			return ws.Hash == "" && ws.Full == "" && len(ws.List) == 16 && tiles(t, wd)["cam06"].Frames > frames &&
+					srv.inFlight("/cameras/cam06/video") == 0 && srv.inFlight("/wall/video") == 1,
+				fmt.Sprintf("page %+v, server: %d cam06 streams, %d walls", ws, srv.inFlight("/cameras/cam06/video"), srv.inFlight("/wall/video"))
+		})
+	}
+	backToWall("Back: the wall again, cam06's stream ended")
+	// Escape closes it too, and so does it a full view opened by a link.
+	wd.Click(t, `.tile[data-cam="cam06"] .pic`)
+	waitUntil(t, pageTimeout, "cam06 full size again", func() (bool, string) {
+		ws = wall()
+		return ws.Full == "cam06" && srv.inFlight("/cameras/cam06/video") == 1, fmt.Sprintf("page %+v", ws)
+	})
+	wd.Execute(t, `document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})); return null`, nil)
+	backToWall("Escape: the wall again")
+	wd.Navigate(t, srv.URL+"/#camera=cam06")
+	waitUntil(t, pageTimeout, "a link to #camera=cam06 opens it", func() (bool, string) {
+		ws = wall()
+		return ws.Full == "cam06" && ws.FullWidth == 320 && srv.inFlight("/wall/video") == 0, fmt.Sprintf("page %+v", ws)
+	})
+	wd.Execute(t, `document.querySelector('#full .close').click(); return null`, nil)
+	backToWall("close: the wall again")
+	if open, peak := srv.conns(); peak > 3 {
+		t.Errorf("up to %d connections at once (%d open now), want at most 3", peak, open)
+	}
+
+	// Half the tiles out of view: the wall asks for those on screen only.
+	onScreen := func() []string {
+		var list []string
+		wd.Execute(t, `return Array.from(document.querySelectorAll('.tile')).filter(function (t) {
+			var r = t.querySelector('.pic').getBoundingClientRect();
+			return r.bottom > 0 && r.top < window.innerHeight && r.right > 0 && r.left < window.innerWidth;
+		}).map(function (t) { return t.dataset.cam; })`, &list)
+		return list
+	}
+	wallOf := func(list []string) (bool, string) {
+		ws = wall()
+		return slices.Equal(ws.List, list) && srv.lastWall() == strings.Join(list, ",") && srv.inFlight("/wall/video") == 1,
+			fmt.Sprintf("on screen %v, page %+v, last wall request %q, %d walls under way", list, ws, srv.lastWall(), srv.inFlight("/wall/video"))
+	}
+	wd.SetWindowSize(t, 1280, 420)
+	var top []string
+	waitUntil(t, pageTimeout, "a smaller window: fewer cameras", func() (bool, string) {
+		top = onScreen()
+		ok, state := wallOf(top)
+		return ok && len(top) < 16, state
+	})
+	wd.Execute(t, `window.scrollTo(0, document.documentElement.scrollHeight); return null`, nil)
+	waitUntil(t, pageTimeout, "scrolled to the bottom: the cameras there", func() (bool, string) {
+		list := onScreen()
+		ok, state := wallOf(list)
+		return ok && slices.Contains(list, "cam16") && !slices.Contains(list, "cam01"), state
+	})
+	t.Logf("cameras on screen at the top: %v, at the bottom: %v", top, ws.List)
+	wd.SetWindowSize(t, 1280, 800)
+	waitUntil(t, pageTimeout, "the window back to 1280x800: 16 cameras", func() (bool, string) {
+		ws = wall()
+		return len(ws.List) == 16 && srv.inFlight("/wall/video") == 1, fmt.Sprintf("page %+v", ws)
+	})
+
+	// A hidden tab streams nothing: another tab comes to the front.
+	page := wd.Window(t)
+	wd.NewTab(t)
+	waitUntil(t, pageTimeout, "the page's tab in the background: no wall", func() (bool, string) {
+		return srv.inFlight("/wall/video") == 0, fmt.Sprintf("%d walls under way", srv.inFlight("/wall/video"))
+	})
+	wd.CloseWindow(t)
+	wd.SwitchTo(t, page)
+	waitUntil(t, pageTimeout, "the page's tab in front again: the wall", func() (bool, string) {
+		ws = wall()
+		return len(ws.List) == 16 && srv.inFlight("/wall/video") == 1, fmt.Sprintf("page %+v", ws)
+	})
+	open, peak := srv.conns()
+	if peak > 3 {
+		t.Errorf("up to %d connections at once (%d open now), want at most 3", peak, open)
+	}
+	t.Logf("connections: at most %d at once, %d open now; wall requests:%s", peak, open, srv.wallLog())
+	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
+}
+
 // wallState is the page's wall as its script sees it.
 type wallState struct {
 	List      []string // cameras of the wall stream open; none: no stream
@@ -419,6 +626,16 @@ func (s *browserServer) refusedWalls() int {
 		}
 	}
 	return n
+}
+
+// lastWall returns the cameras of the last wall request.
+func (s *browserServer) lastWall() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.walls) == 0 {
+		return ""
+	}
+	return s.walls[len(s.walls)-1].cameras
 }
 
 // wallLog describes the wall requests: when, how many cameras, refused.
