@@ -16,9 +16,17 @@ var assets embed.FS
 
 var pageTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 
-// pageData is what assets/index.html renders. The page's script refreshes
-// the tiles from /api/cameras every 2 s; without JavaScript the tiles keep
-// this first state, and the streams themselves show an outage.
+// pageData is what assets/index.html renders: a tile per camera.
+//
+// The page's script streams the pictures of the tiles on screen over one
+// connection, /wall/video (browsers open at most 6 connections per host,
+// so an <img> stream per tile would leave the 7th black and the other
+// links hanging), draws each part in its tile, and refreshes the tiles'
+// state from /api/cameras every 2 s. A click on a tile shows that camera
+// full size over its own stream (#camera=NAME), while the wall pauses.
+// Without JavaScript, each tile is an <img> of its camera's stream
+// (<noscript>, inert when scripts run) and keeps this first state; the
+// streams themselves show an outage.
 type pageData struct {
 	Cameras []tile
 	Token   string // the page's ?token=, repeated on every link (auth for <img>)
@@ -34,7 +42,7 @@ type tile struct {
 	Since     string // when the last frame came
 }
 
-// page answers the browser page: a live tile per camera.
+// page answers the browser page: a live tile per camera (pageData).
 func (a *api) page(w http.ResponseWriter, r *http.Request) {
 	cams := a.cameras().cams
 	data := pageData{Cameras: make([]tile, len(cams)), Token: r.URL.Query().Get("token")}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,8 +27,12 @@ func TestPageHTML(t *testing.T) {
 	}{
 		{"tiles", "/", []string{
 			`<figure class="tile" data-cam="door">`,
-			`<img src="/cameras/door/video" alt="camera door">`,
+			// Without scripts, each tile is its camera's stream; with them,
+			// <noscript> is inert and the script streams the wall.
+			`<noscript><img src="/cameras/door/video" alt="camera door"></noscript>`,
 			`<a class="pic" href="/cameras/door/video"`,
+			`"/wall/video?cameras="`,
+			`<div id="full" hidden>`,
 			`href="/cameras/door/snapshot"`,
 			`<span class="st streaming">streaming</span><span class="fps">7.2 fps</span>`,
 			`<figure class="tile down" data-cam="yard">`,
@@ -63,9 +68,29 @@ func TestPageHTML(t *testing.T) {
 					t.Errorf("page contains %q", s)
 				}
 			}
-			if len(body) > 8<<10 {
-				t.Errorf("page has %d bytes for 3 cameras, want < 8 KiB", len(body))
+			if len(body) > 20<<10 {
+				t.Errorf("page has %d bytes for 3 cameras, want < 20 KiB", len(body))
 			}
 		})
+	}
+}
+
+// TestPageHTMLSize checks what a camera adds to the page: an NVR's 32
+// cameras make a page that loads at once.
+func TestPageHTMLSize(t *testing.T) {
+	size := func(n int) int {
+		cams := make([]Camera, n)
+		for i := range cams {
+			cams[i] = newStatusCamera(fmt.Sprintf("camera-%02d", i), pipeline.StateStreaming)
+		}
+		srv := newServer(t, Config{}, cams...)
+		resp := do(t, srv, http.MethodGet, "/?token=0123456789abcdef", http.Header{"Accept": {"text/html"}})
+		return len(readAll(t, resp.Body))
+	}
+	one, many := size(1), size(32)
+	per := (many - one) / 31
+	t.Logf("page: %d bytes for 1 camera, %d for 32 (%d per camera)", one, many, per)
+	if per > 1<<10 {
+		t.Errorf("a camera adds %d bytes to the page, want < 1 KiB", per)
 	}
 }
