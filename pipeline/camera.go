@@ -58,6 +58,7 @@ type Camera struct {
 	codec     string             // codec auto, once known: CodecMJPEG or CodecCopy
 	outputs   map[string]*output // profiles written by this camera's ffmpeg, by name
 	subs      substreams         // profiles with a URL of their own
+	trans     transcoders        // profiles of a codec-copy camera, made while watched
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -98,16 +99,22 @@ func (c *Camera) syncOutputs() {
 	}
 	for name, o := range c.outputs {
 		if !keep[name] {
+			c.trans.stop(name)
 			o.Close()
 			delete(c.outputs, name)
 		}
 	}
 }
 
-// runOutputs returns the profile outputs for a run of cfg, in pipe order.
+// runOutputs returns the profile outputs for a run of cfg, in pipe order:
+// none in codec copy, whose profiles are transcoded while watched.
 func (c *Camera) runOutputs(cfg CameraConfig) []*output {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.trans.setCopy(c, cfg.Codec == CodecCopy)
+	if cfg.Codec == CodecCopy {
+		return nil
+	}
 	var outs []*output
 	for _, p := range OutputProfiles(cfg) {
 		o := c.outputs[p.Name]
@@ -148,6 +155,10 @@ func (c *Camera) Reconfigure(cfg CameraConfig) {
 	if withoutSubstreams(old).Equal(withoutSubstreams(cfg)) {
 		return
 	}
+	// The next run decides again whether profiles are transcoded, with
+	// their new settings.
+	c.trans.stop("")
+	c.trans.on = false
 	c.codec, c.longProbe = "", false
 	c.lastErr = ""
 	if c.stopRun != nil {
@@ -178,6 +189,7 @@ func (c *Camera) Close() {
 	c.main.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.trans.stop("")
 	for _, o := range c.outputs {
 		o.Close()
 	}
@@ -232,6 +244,12 @@ func (c *Camera) Status() Status {
 		} else if o := c.outputs[p.Name]; o != nil {
 			ps = o.stats(now)
 			ps.State, ps.Restarts, ps.LastError, ps.Running = c.state, c.restarts, c.lastErr, s.Running
+			if c.trans.on { // made by a transcoder of its own while watched
+				ps.Running = c.trans.running(p.Name)
+				if !ps.Running && c.state == StateStreaming {
+					ps.State = StateIdle
+				}
+			}
 		} else {
 			continue
 		}
@@ -288,8 +306,10 @@ func (c *Camera) release() {
 func (c *Camera) Run(ctx context.Context) error {
 	c.mu.Lock()
 	c.subs.start(ctx)
+	c.trans.ctx = ctx
 	c.mu.Unlock()
-	defer c.subs.wait() // they end with ctx
+	defer c.subs.wait()     // they end with ctx
+	defer c.trans.wg.Wait() // so do they
 	defer func() {
 		c.mu.Lock()
 		if c.idleTimer != nil {

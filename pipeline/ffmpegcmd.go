@@ -18,7 +18,8 @@ var globalArgs = []string{"-hide_banner", "-nostdin", "-loglevel", "warning"}
 // camera: read its URL, write image2pipe MJPEG to stdout, and each of its
 // profiles without a URL of their own to one more pipe (pipe:3, pipe:4...,
 // in the order of OutputProfiles). ffmpeg decodes the camera once and
-// feeds the decoded frames to every output.
+// feeds the decoded frames to every output. With codec copy there is no
+// decoding, and no profile output: see transcode.go.
 func BuildArgs(c CameraConfig) []string { return buildArgs(c, false) }
 
 // OutputProfiles returns the profiles of c that are outputs of its own
@@ -46,7 +47,10 @@ func buildArgs(c CameraConfig, longProbe bool) []string {
 	for k, v := range opts {
 		in[k] = v
 	}
-	profiles := OutputProfiles(c)
+	var profiles []ProfileConfig
+	if c.Codec != CodecCopy { // a copy camera's profiles are transcoded while watched (transcode.go)
+		profiles = OutputProfiles(c)
+	}
 	if keyframesOnly(c, profiles) {
 		// A camera for snapshots: decode keyframes only. Decoding is most of
 		// ffmpeg's cost; this cut a 720p15 GOP-15 camera from 2.0 to 0.4
@@ -157,4 +161,18 @@ func RedactArgs(args []string) []string {
 		out[i] = a
 	}
 	return out
+}
+
+// TranscodeArgs returns the arguments of the ffmpeg that makes profile p
+// of a codec-copy camera from the camera's own JPEGs, written to its stdin
+// at the profile's rate (the daemon drops the others before they cost a
+// decode), and writes the profile's JPEGs to stdout.
+func TranscodeArgs(p ProfileConfig, quality int) []string {
+	if p.Quality != 0 {
+		quality = p.Quality
+	}
+	// No fps filter: the frames come at the profile's rate already.
+	out := outputArgs(CodecMJPEG, 0, p.Width, quality)
+	args := ffmpeg.Input("pipe:0", ffmpeg.KwArgs{"f": "mjpeg"}).Output("pipe:1", out).GetArgs()
+	return append(append([]string(nil), globalArgs...), args...)
 }

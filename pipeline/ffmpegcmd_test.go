@@ -42,8 +42,8 @@ func TestBuildArgs(t *testing.T) {
 			"-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -timeout 5000000 -i http://192.0.2.10/video.mjpg -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 		{"built-in thumb: one more output on pipe:3", with(func(c *CameraConfig) { c.Profiles = DefaultProfiles() }),
 			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1" + thumbOut},
-		{"copy with a thumb: the main stream is not re-encoded", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.Profiles = DefaultProfiles() }),
-			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1" + thumbOut},
+		{"copy with a thumb: no decoding (the thumb is transcoded while watched)", with(func(c *CameraConfig) { c.Codec = CodecCopy; c.Profiles = DefaultProfiles() }),
+			rtspIn + " -an -c:v copy -f image2pipe -fps_mode passthrough pipe:1"},
 		{"profiles in order, quality from the camera, substreams not in this ffmpeg", with(func(c *CameraConfig) {
 			c.Quality = 9
 			c.Profiles = []ProfileConfig{
@@ -148,5 +148,13 @@ func TestProbeArgs(t *testing.T) {
 	want = "-hide_banner -v error -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 /srv/a.mkv"
 	if got != want {
 		t.Errorf("file probe args\n got: %s\nwant: %s", got, want)
+	}
+}
+
+func TestTranscodeArgs(t *testing.T) {
+	got := strings.Join(TranscodeArgs(ProfileConfig{Name: "thumb", Width: 320, FPS: 5}, 6), " ")
+	want := "-hide_banner -nostdin -loglevel warning -f mjpeg -i pipe:0 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 6 -threads 1 -vf scale=320:-2 pipe:1"
+	if got != want {
+		t.Errorf("args\n got: %s\nwant: %s", got, want)
 	}
 }

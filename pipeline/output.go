@@ -55,15 +55,17 @@ func (o *output) stats(now time.Time) ProfileStatus {
 	return s
 }
 
-// join counts a viewer of this output; the returned func uncounts it.
-func (o *output) join() (leave func()) {
+// join counts a viewer of this output; the returned func uncounts it and
+// returns how many are left.
+func (o *output) join() (leave func() int) {
 	o.mu.Lock()
 	o.clients++
 	o.mu.Unlock()
-	return func() {
+	return func() int {
 		o.mu.Lock()
+		defer o.mu.Unlock()
 		o.clients--
-		o.mu.Unlock()
+		return o.clients
 	}
 }
 
@@ -92,10 +94,18 @@ type profileFeed struct {
 func (f profileFeed) Acquire() (release func()) {
 	leave := f.output.join()
 	releaseCam := f.cam.Acquire()
+	c := f.cam
+	c.mu.Lock()
+	c.trans.want(c, f.output)
+	c.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			leave()
+			if leave() == 0 {
+				c.mu.Lock()
+				c.trans.unwant(c, f.output, c.cfg.IdleTimeout)
+				c.mu.Unlock()
+			}
 			releaseCam()
 		})
 	}

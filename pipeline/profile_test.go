@@ -157,3 +157,54 @@ func TestCameraReconfigureRemovesProfile(t *testing.T) {
 		t.Errorf("profiles after removal: %+v", st.Profiles)
 	}
 }
+
+// TestCopyCameraTranscodesProfileWhileWatched: a codec-copy camera's ffmpeg
+// writes no profile output (it would have to decode every frame); a
+// transcoder fed from memory makes the thumb while it has a viewer, and
+// stops idle_timeout after the last one.
+func TestCopyCameraTranscodesProfileWhileWatched(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, pidfile, _ := fakeCamera(t, "frames=-1,fps=20,argsfile="+argsfile, func(c *CameraConfig) {
+		c.Codec = CodecCopy
+		c.IdleTimeout = 200 * time.Millisecond
+	})
+	runCamera(t, cam)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	f, err := cam.Next(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Release()
+	if b, _ := os.ReadFile(argsfile); strings.Contains(string(b), "pipe:3") {
+		t.Fatalf("a copy camera's ffmpeg writes a profile output: %s", b)
+	}
+	if st := cam.Status(); st.Profiles[0].Running || st.Profiles[0].State != StateIdle {
+		t.Errorf("unwatched thumb of a copy camera: %+v", st.Profiles[0])
+	}
+	thumb, _ := cam.Profile(ThumbProfile)
+	release := thumb.Acquire()
+	f, err = thumb.Next(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Release()
+	b, _ := os.ReadFile(argsfile)
+	if !strings.Contains(string(b), "-f mjpeg -i pipe:0") || !strings.Contains(string(b), "scale=320:-2") {
+		t.Errorf("no transcoder run: %s", b)
+	}
+	if st := cam.Status(); !st.Profiles[0].Running || st.Profiles[0].Frames == 0 {
+		t.Errorf("watched thumb: %+v", st.Profiles[0])
+	}
+	all := pids(t, pidfile)
+	if len(all) != 2 {
+		t.Fatalf("ffmpeg runs %v, want the camera's and one transcoder", all)
+	}
+	release()
+	eventually(t, 10*time.Second, "the transcoder gone after idle_timeout", func() bool {
+		return !alive(all[1]) && !cam.Status().Profiles[0].Running
+	})
+	if !alive(all[0]) {
+		t.Error("the camera's ffmpeg stopped with the transcoder")
+	}
+}

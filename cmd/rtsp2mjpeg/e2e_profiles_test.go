@@ -151,3 +151,40 @@ cameras:
 		t.Error("the substream's password is in the log")
 	}
 }
+
+// TestCopyCameraThumbEndToEnd: an MJPEG camera in codec copy runs one
+// ffmpeg that decodes nothing; its thumb is made by a transcoder fed from
+// memory only while someone asks for it.
+func TestCopyCameraThumbEndToEnd(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 640, Height: 360, FPS: 10, Codec: "mjpeg", Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: door\n    url: %s\n    codec: copy\n    idle_timeout: 1s\n", cam.URL())))
+	eventually(t, 20*time.Second, "the camera streaming", func() bool { return d.status(t, "door")["state"] == "streaming" })
+	if n := len(d.ffmpegPIDs()); n != 1 {
+		t.Fatalf("%d ffmpeg processes before any thumb viewer, want 1", n)
+	}
+	start := time.Now()
+	resp, body := d.get(t, "/cameras/door/snapshot?profile=thumb")
+	if resp.StatusCode != 200 {
+		t.Fatalf("thumb snapshot: %d %s", resp.StatusCode, body)
+	}
+	t.Logf("thumb snapshot of an unwatched copy camera in %v", time.Since(start).Round(time.Millisecond))
+	img, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil || img.Bounds().Dx() != 320 {
+		t.Fatalf("thumb snapshot: %v, %v", err, img)
+	}
+	if got := d.ffmpegFor("pipe:0"); len(got) != 1 {
+		t.Errorf("transcoders while the thumb is asked for: %v", got)
+	}
+	// The main stream is still the camera's own bytes: no pipe:3, no decoding.
+	if main := d.ffmpegFor(cam.URL()); len(main) != 1 || strings.Contains(cmdline(main[0]), "pipe:3") {
+		t.Errorf("the copy camera's ffmpeg: %v", main)
+	}
+	// The transcoder exits (and is reaped) idle_timeout after the snapshot;
+	// the camera's own ffmpeg stays.
+	main := d.ffmpegFor(cam.URL())
+	eventually(t, 10*time.Second, "the transcoder gone after idle_timeout", func() bool {
+		p := d.ffmpegPIDs()
+		return len(p) == 1 && len(main) == 1 && p[0] == main[0]
+	})
+}
