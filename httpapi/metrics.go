@@ -52,8 +52,8 @@ var (
 	descBytes = prometheus.NewDesc("rtsp2mjpeg_bytes_total",
 		"JPEG bytes received from the camera, per output.", feedLabels, nil)
 	descRestarts = prometheus.NewDesc("rtsp2mjpeg_restarts_total",
-		"Restarts of the ffmpeg that makes the output (crash, exit, start or stall timeout). "+
-			"A profile made by the camera's own ffmpeg shares its restarts.", feedLabels, nil)
+		"Restarts of the ffmpeg that makes the output (crash, exit, start or stall timeout): the main stream's, "+
+			"and a substream profile's. A profile made by the camera's own ffmpeg has no series: its restarts are main's.", feedLabels, nil)
 	descDropped = prometheus.NewDesc("rtsp2mjpeg_dropped_frames_total",
 		"Frames of the output that viewers skipped because they read slower than it sends, summed over viewers. "+
 			"Frames left out on purpose by a viewer's ?fps= cap are not counted.", feedLabels, nil)
@@ -98,6 +98,14 @@ type feedMetrics struct {
 	running                 bool
 	fps                     float64
 	lastFrameAt             *time.Time
+	// ownFFmpeg: the main stream, or a substream. A profile written by the
+	// camera's ffmpeg reports no restarts of its own, so that a sum over a
+	// camera's profiles counts each restart once.
+	ownFFmpeg bool
+	// idleProfile: a profile made only while watched (of a codec-copy
+	// camera) that nobody watches. Its missing frames are no outage: it has
+	// no last-frame series, so "time() - last_frame > 60" does not fire.
+	idleProfile bool
 }
 
 // Collect reads the status of every camera served now: its main stream,
@@ -108,13 +116,13 @@ func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		st := cam.Status()
 		name := cam.Name()
 		c.collectFeed(ch, now, name, feedMetrics{
-			profile: pipeline.MainProfile, state: st.State,
+			profile: pipeline.MainProfile, state: st.State, ownFFmpeg: true,
 			frames: st.Frames, bytes: st.Bytes, restarts: st.Restarts,
 			clients: st.Clients, running: st.Running, fps: st.FPS, lastFrameAt: st.LastFrameAt,
 		})
 		for _, p := range st.Profiles {
 			c.collectFeed(ch, now, name, feedMetrics{
-				profile: p.Name, state: p.State,
+				profile: p.Name, state: p.State, ownFFmpeg: p.URL != "", idleProfile: p.State == pipeline.StateIdle,
 				frames: p.Frames, bytes: p.Bytes, restarts: p.Restarts,
 				clients: p.Clients, running: p.Running, fps: p.FPS, lastFrameAt: p.LastFrameAt,
 			})
@@ -131,7 +139,9 @@ func (c cameraCollector) collectFeed(ch chan<- prometheus.Metric, now time.Time,
 	}
 	counter(descFrames, m.frames)
 	counter(descBytes, m.bytes)
-	counter(descRestarts, m.restarts)
+	if m.ownFFmpeg {
+		counter(descRestarts, m.restarts)
+	}
 	counter(descDropped, c.a.drops.load(camera, m.profile))
 	gauge(descClients, float64(m.clients))
 	gauge(descUp, boolFloat(m.running))
@@ -139,7 +149,7 @@ func (c cameraCollector) collectFeed(ch chan<- prometheus.Metric, now time.Time,
 	if m.lastFrameAt != nil && !m.lastFrameAt.IsZero() {
 		gauge(descLastFrame, float64(m.lastFrameAt.UnixMilli())/1e3)
 		gauge(descSinceFrame, max(now.Sub(*m.lastFrameAt).Seconds(), 0))
-	} else {
+	} else if !m.idleProfile {
 		// 0, not absent: "time() - last_frame > 60" then also alerts on a
 		// camera that never sent a frame.
 		gauge(descLastFrame, 0)

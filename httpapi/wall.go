@@ -55,9 +55,9 @@ package httpapi
 // queues nothing: once it accepts a write again, each camera sends its
 // newest frame (those skipped meanwhile count in
 // rtsp2mjpeg_dropped_frames_total of that camera and profile), and the
-// cameras take turns, so none starves the others. A camera removed by a
-// config reload stops sending while the others go on; the response ends
-// when none is left. A connection that accepts no write for write_timeout
+// cameras take turns, so none starves the others. A camera or profile
+// removed by a config reload ends the response, so that the page asks again
+// for what there is now. A connection that accepts no write for write_timeout
 // (10 s) is closed.
 
 import (
@@ -136,10 +136,13 @@ func (a *api) wall(w http.ResponseWriter, r *http.Request) {
 	for i, s := range streams {
 		wg.Go(func() {
 			// A camera's share ends with the connection (ctx, or a failed
-			// write that cancelled it for all), or alone when the camera
-			// is removed.
+			// write that cancelled it for all). A feed that is gone (its
+			// camera or profile removed by a reload) ends the response: the
+			// page asks again, and gets the cameras and profiles there are
+			// now, instead of a tile frozen on its last picture.
 			if err := s.run(ctx); err != nil && ctx.Err() == nil {
-				log.WithError(err).WithField("camera", names[i]).Debug("wall camera gone")
+				log.WithError(err).WithField("camera", names[i]).Debug("wall feed gone: ending the wall")
+				cancel()
 			}
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -225,8 +224,9 @@ func (c *Camera) Status() Status {
 		LastFrameAt: m.LastFrameAt,
 		Restarts:    c.restarts,
 		LastError:   c.lastErr,
-		Clients:     c.clients,
+		Clients:     m.Clients,
 		Codec:       c.cfg.Codec,
+		Profiles:    []ProfileStatus{},
 		Running:     c.stopRun != nil,
 	}
 	if c.cfg.Codec == CodecAuto && c.codec != "" {
@@ -259,9 +259,24 @@ func (c *Camera) Status() Status {
 	return s
 }
 
-// Acquire registers a viewer. An on-demand camera runs ffmpeg while it has
-// one, and stops it idle_timeout after the last leaves.
+// Acquire registers a viewer of the main stream. An on-demand camera runs
+// ffmpeg while it has one (of any of its feeds), and stops it idle_timeout
+// after the last leaves.
 func (c *Camera) Acquire() (release func()) {
+	leave := c.main.join()
+	unhold := c.hold()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			leave()
+			unhold()
+		})
+	}
+}
+
+// hold keeps the camera's ffmpeg running (on-demand cameras) until the
+// returned func is called, once or more.
+func (c *Camera) hold() (release func()) {
 	c.mu.Lock()
 	c.clients++
 	if c.idleTimer != nil {
@@ -453,12 +468,8 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	}
 	c.mu.Unlock()
 	args := buildArgs(cfg, longProbe)
-	cmd := exec.CommandContext(runCtx, cfg.FFmpeg, args...)
-	OwnChild(cmd)
-	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = waitDelay
 	c.stderr.Reset(redact)
-	cmd.Stderr = c.stderr
+	cmd := ffmpegCommand(runCtx, cfg.FFmpeg, args, c.stderr)
 	// A pipe of our own rather than StdoutPipe: Wait runs on another
 	// goroutine (StartOwned) and must not close the read end under the
 	// reader before it has drained the last frame.

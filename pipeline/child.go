@@ -1,6 +1,11 @@
 package pipeline
 
-import "os/exec"
+import (
+	"context"
+	"io"
+	"os/exec"
+	"syscall"
+)
 
 // StartOwned starts cmd on a goroutine of its own, locked to its OS thread
 // until the child is waited for (Pdeathsig is tied to that thread; see
@@ -28,4 +33,17 @@ func StartOwned(cmd *exec.Cmd) (<-chan error, error) {
 		return nil, err
 	}
 	return waited, nil
+}
+
+// ffmpegCommand returns an ffmpeg command as the daemon runs every one: in a
+// process group of its own that dies with the daemon (OwnChild), stopped
+// with SIGTERM to the group when ctx ends and killed waitDelay later, its
+// stderr to stderr. Start it with StartOwned.
+func ffmpegCommand(ctx context.Context, path string, args []string, stderr io.Writer) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...)
+	OwnChild(cmd)
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = waitDelay
+	cmd.Stderr = stderr
+	return cmd
 }

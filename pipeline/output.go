@@ -55,6 +55,13 @@ func (o *output) stats(now time.Time) ProfileStatus {
 	return s
 }
 
+// frameCount returns how many frames the output has published.
+func (o *output) frameCount() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.frames
+}
+
 // join counts a viewer of this output; the returned func uncounts it and
 // returns how many are left.
 func (o *output) join() (leave func() int) {
@@ -93,7 +100,7 @@ type profileFeed struct {
 // keeps an on-demand camera's ffmpeg running.
 func (f profileFeed) Acquire() (release func()) {
 	leave := f.output.join()
-	releaseCam := f.cam.Acquire()
+	releaseCam := f.cam.hold()
 	c := f.cam
 	c.mu.Lock()
 	c.trans.want(c, f.output)
@@ -150,9 +157,9 @@ func (p *profilePipes) closeAll() {
 }
 
 // read starts one reader per pipe, publishing into outs, and returns a
-// function that waits for them (after ffmpeg exited) and closes the pipes.
-// Closing the read ends first makes an ffmpeg that still writes exit on
-// EPIPE rather than block.
+// function that waits for them and closes the pipes. Call it after ffmpeg
+// exited: each reader reads until EOF, which comes when ffmpeg's write end
+// closes.
 func (p *profilePipes) read(outs []*output) (wait func()) {
 	var wg sync.WaitGroup
 	for i, o := range outs {

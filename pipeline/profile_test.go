@@ -54,8 +54,8 @@ func TestCameraProfileOutput(t *testing.T) {
 		p.State != StateStreaming || p.URL != "" || p.LastFrameAt == nil {
 		t.Errorf("thumb status: %+v", p)
 	}
-	if st.Clients != 1 {
-		t.Errorf("camera clients %d, want the thumb viewer counted", st.Clients)
+	if st.Clients != 0 {
+		t.Errorf("main stream clients %d, want 0: the thumb viewer counts for the thumb only", st.Clients)
 	}
 	release()
 	if n := len(pids(t, pidfile)); n != 1 {

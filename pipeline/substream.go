@@ -31,6 +31,8 @@ func substreamConfig(c CameraConfig, p ProfileConfig) CameraConfig {
 	}
 	if p.FPS > 0 || p.Width > 0 {
 		c.Codec = CodecMJPEG // a stream copy cannot be scaled or slowed
+	} else {
+		c.Codec = CodecAuto // the substream's codec is its own: an h264 substream of an MJPEG camera is common
 	}
 	c.Profiles = nil
 	return c

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -76,7 +75,16 @@ func (ts *transcoders) unwant(c *Camera, o *output, idleTimeout time.Duration) {
 	t = time.AfterFunc(idleTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if cur := ts.m[o.name]; cur == tr && tr.idle == t {
+		if cur := ts.m[o.name]; cur != tr || tr.idle != t {
+			return // stopped, or watched again, meanwhile
+		}
+		tr.idle = nil
+		// A viewer may have come between the last one's leaving and this
+		// timer's arming: then want found it running and left it be.
+		o.mu.Lock()
+		watched := o.clients > 0
+		o.mu.Unlock()
+		if !watched {
 			tr.cancel()
 			delete(ts.m, o.name)
 		}
@@ -123,17 +131,25 @@ func (ts *transcoders) setCopy(c *Camera, on bool) {
 // running tells whether the transcoder of the profile called name runs.
 func (ts *transcoders) running(name string) bool { return ts.m[name] != nil }
 
-// transcode runs o's transcoder until ctx ends, restarting it (after a
-// second) when it fails.
+// transcode runs o's transcoder until ctx ends, restarting it with the
+// camera's backoff when it fails.
 func (c *Camera) transcode(ctx context.Context, o *output, p ProfileConfig, quality int, log *logrus.Entry) {
 	args := TranscodeArgs(p, quality)
-	for ctx.Err() == nil {
-		err := c.transcodeOnce(ctx, o, p, args)
+	stderr := newStderrLog(log, NewRedactor("")) // its arguments hold no URL
+	b := Backoff{Min: backoffMin, Max: backoffMax}
+	for {
+		started := time.Now()
+		frames, err := c.transcodeOnce(ctx, o, p, args, stderr)
 		if ctx.Err() != nil {
 			return
 		}
-		log.WithField("reason", err.Error()).Warn("profile transcoder stopped, restarting")
-		t := time.NewTimer(time.Second)
+		if frames > 0 {
+			b.Reset()
+		}
+		wait := max(b.Next()-time.Since(started), 0)
+		log.WithFields(logrus.Fields{"reason": err.Error(), "retry_in": wait.Round(time.Millisecond).String()}).
+			Warn("profile transcoder stopped, restarting")
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -145,93 +161,79 @@ func (c *Camera) transcode(ctx context.Context, o *output, p ProfileConfig, qual
 
 // transcodeOnce runs one transcoder ffmpeg: a feeder writes the camera's
 // newest JPEGs to its stdin at the profile's rate, and its stdout is split
-// into o.
-func (c *Camera) transcodeOnce(ctx context.Context, o *output, p ProfileConfig, args []string) error {
-	ctx, cancel := context.WithCancel(ctx)
+// into o. It returns how many frames it made and why it ended.
+func (c *Camera) transcodeOnce(parent context.Context, o *output, p ProfileConfig, args []string, stderr *stderrLog) (frames uint64, err error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	cfg, _, _ := c.config()
-	cmd := exec.CommandContext(ctx, cfg.FFmpeg, args...)
-	OwnChild(cmd)
-	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = waitDelay
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return fmt.Errorf("transcoder stdin: %w", err)
-	}
+	stderr.Reset(NewRedactor(""))
+	cmd := ffmpegCommand(ctx, cfg.FFmpeg, args, stderr)
 	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("transcoder stdout: %w", err)
+		return 0, fmt.Errorf("transcoder stdout: %w", err)
 	}
 	defer stdout.Close()
 	cmd.Stdout = stdoutW
-	tail := &tailWriter{max: stderrTailSize}
-	cmd.Stderr = tail
-	waited, err := StartOwned(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		stdoutW.Close()
+		return 0, fmt.Errorf("transcoder stdin: %w", err)
+	}
+	waited, err := StartOwned(cmd) // closes the child's end of stdin
 	stdoutW.Close()
 	if err != nil {
-		return fmt.Errorf("start transcoder: %w", err)
+		return 0, fmt.Errorf("start transcoder: %w", err)
 	}
 	var feeder sync.WaitGroup
 	feeder.Go(func() {
 		defer stdin.Close() // EOF: ffmpeg ends
 		defer cancel()      // the feed ended (camera removed, ctx done): stop
-		var seq uint64
-		var fed time.Time
-		gap := time.Duration(0)
-		if p.FPS > 0 {
-			gap = time.Duration(float64(time.Second) / p.FPS)
-		}
-		for {
-			f, err := c.main.Next(ctx, seq)
-			if err != nil {
-				return
-			}
-			seq = f.Seq
-			if gap > 0 && f.At.Sub(fed) < gap-gap/10 { // a 10% slack: a camera's clock jitters
-				f.Release()
-				continue
-			}
-			fed = f.At
-			_, err = stdin.Write(f.JPEG)
-			f.Release()
-			if err != nil {
-				return
-			}
-		}
+		c.feed(ctx, stdin, p.FPS)
 	})
+	before := o.frameCount()
 	o.readFrames(newPipeReader(stdout))
+	frames = o.frameCount() - before
 	cancel()
 	stdout.Close()
 	werr := <-waited
 	feeder.Wait()
-	if ctx.Err() != nil && werr != nil {
-		return context.Canceled
+	if parent.Err() != nil {
+		return frames, parent.Err()
 	}
 	if werr == nil {
 		werr = errors.New("exit status 0")
 	}
-	return fmt.Errorf("transcoder exited (%w): %s", werr, tail.String())
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex // guards b
-	b   []byte
-	max int
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b = append(w.b, p...)
-	if len(w.b) > w.max {
-		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
+	if tail := stderr.Tail(); tail != "" {
+		return frames, fmt.Errorf("transcoder exited (%w): %s", werr, tail)
 	}
-	return len(p), nil
+	return frames, fmt.Errorf("transcoder exited (%w)", werr)
 }
 
-func (w *tailWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.b)
+// feed writes the camera's newest JPEGs to w, at most fps a second (0: every
+// one), until ctx ends, the camera is removed or a write fails. The frames
+// in between are dropped here, before they cost ffmpeg a decode.
+func (c *Camera) feed(ctx context.Context, w io.Writer, fps float64) {
+	var gap time.Duration
+	if fps > 0 {
+		gap = time.Duration(float64(time.Second) / fps)
+	}
+	var seq uint64
+	var fed time.Time
+	for {
+		f, err := c.main.Next(ctx, seq)
+		if err != nil {
+			return
+		}
+		seq = f.Seq
+		if gap > 0 && f.At.Sub(fed) < gap-gap/10 { // 10% slack: a camera's clock jitters
+			f.Release()
+			continue
+		}
+		fed = f.At
+		_, err = w.Write(f.JPEG)
+		f.Release()
+		if err != nil {
+			return
+		}
+	}
 }
