@@ -375,3 +375,26 @@ func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// checkStreamStart checks the headers of a stream response (an MJPEG
+// stream's or the wall's, by contentType) and that its body opens with the
+// preamble at once, before any frame.
+func checkStreamStart(t *testing.T, resp *http.Response, contentType string) {
+	t.Helper()
+	want := map[string]string{
+		"Content-Type":      contentType,
+		"Cache-Control":     "no-cache, no-store, must-revalidate",
+		"Pragma":            "no-cache",
+		"X-Accel-Buffering": "no",
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	buf := make([]byte, len(pipeline.StreamPreamble))
+	within(t, 5*time.Second, "read preamble", func() { _, _ = io.ReadFull(resp.Body, buf) })
+	if string(buf) != "--frame\r\n" {
+		t.Errorf("body starts with %q, want %q", buf, "--frame\r\n")
+	}
+}

@@ -22,23 +22,8 @@ func TestStreamHeaders(t *testing.T) {
 			cam := newFakeCamera("door")
 			srv := newServer(t, Config{}, cam, newFakeCamera("yard"))
 			resp := do(t, srv, http.MethodGet, path, nil)
-			want := map[string]string{
-				"Content-Type":      "multipart/x-mixed-replace; boundary=frame",
-				"Cache-Control":     "no-cache, no-store, must-revalidate",
-				"Pragma":            "no-cache",
-				"X-Accel-Buffering": "no",
-			}
-			for k, v := range want {
-				if got := resp.Header.Get(k); got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
 			// No frame yet: the preamble still comes at once.
-			buf := make([]byte, len(pipeline.StreamPreamble))
-			within(t, 5*time.Second, "read preamble", func() { _, _ = io.ReadFull(resp.Body, buf) })
-			if string(buf) != "--frame\r\n" {
-				t.Errorf("body starts with %q, want %q", buf, "--frame\r\n")
-			}
+			checkStreamStart(t, resp, "multipart/x-mixed-replace; boundary=frame")
 			waitFor(t, "the stream to acquire the camera", func() bool { return cam.holding() == 1 })
 		})
 	}
