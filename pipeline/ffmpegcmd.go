@@ -65,11 +65,23 @@ func buildArgs(c CameraConfig, longProbe bool) []string {
 		if q == 0 {
 			q = c.Quality
 		}
+		p.FPS = profileFPS(c, p)
 		// A profile is always encoded: it exists to be smaller or slower.
 		outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+i), outputArgs(CodecMJPEG, p.FPS, p.Width, q)))
 	}
 	args := ffmpeg.MergeOutputs(outs...).GetArgs()
 	return append(append([]string(nil), globalArgs...), args...)
+}
+
+// profileFPS is the rate of a profile written by the camera's ffmpeg: its
+// own, but never above the camera's own cap (fps), since a profile is a
+// smaller or slower copy. So the built-in thumb (5 fps) does not make a
+// camera capped at 1 fps for snapshots decode every frame.
+func profileFPS(c CameraConfig, p ProfileConfig) float64 {
+	if c.Codec != CodecCopy && c.FPS > 0 && (p.FPS == 0 || p.FPS > c.FPS) {
+		return c.FPS
+	}
+	return p.FPS
 }
 
 // keyframesOnly tells whether every output that decodes runs at 1 fps or
@@ -80,7 +92,7 @@ func keyframesOnly(c CameraConfig, profiles []ProfileConfig) bool {
 		rates = append(rates, c.FPS)
 	}
 	for _, p := range profiles {
-		rates = append(rates, p.FPS)
+		rates = append(rates, profileFPS(c, p))
 	}
 	for _, r := range rates {
 		if r <= 0 || r > 1 {

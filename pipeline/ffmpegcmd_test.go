@@ -62,8 +62,16 @@ func TestBuildArgs(t *testing.T) {
 			strings.Replace(rtspIn, "-rtsp_transport tcp", "-rtsp_transport tcp -skip_frame nokey", 1) +
 				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=1 pipe:1" +
 				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=0.5,scale=320:-2 pipe:3"},
-		{"a faster profile decodes every frame", with(func(c *CameraConfig) { c.FPS = 1; c.Profiles = DefaultProfiles() }),
-			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=1 pipe:1" + thumbOut},
+		{"a profile is never faster than the camera's cap: fps 1 still decodes keyframes only", with(func(c *CameraConfig) { c.FPS = 1; c.Profiles = DefaultProfiles() }),
+			strings.Replace(rtspIn, "-rtsp_transport tcp", "-rtsp_transport tcp -skip_frame nokey", 1) +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=1 pipe:1" +
+				strings.Replace(thumbOut, "fps=5", "fps=1", 1)},
+		{"a profile faster than 1 fps under a faster cap decodes every frame", with(func(c *CameraConfig) {
+			c.FPS = 10
+			c.Profiles = []ProfileConfig{{Name: "slow", FPS: 0.5}}
+		}),
+			rtspIn + " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=10 pipe:1" +
+				" -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 -vf fps=0.5 pipe:3"},
 		{"file loops at native rate", with(func(c *CameraConfig) { c.URL = "file:///srv/clip.mp4" }),
 			"-hide_banner -nostdin -loglevel warning -re -stream_loop -1 -i /srv/clip.mp4 -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 5 -threads 1 pipe:1"},
 	}

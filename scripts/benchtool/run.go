@@ -156,6 +156,7 @@ type camRes struct {
 	aloneErr    error
 	hasDaemon   bool
 	hasAlone    bool
+	watch       string // a path one viewer reads during the window; "": none
 }
 
 type results struct {
@@ -319,7 +320,7 @@ func (b *bench) runAll() {
 		cfg.FPS = c.fps
 		extra := noThumb
 		if c.fps > 0 {
-			extra = fmt.Sprintf("    fps: %g\n", c.fps)
+			extra += fmt.Sprintf("    fps: %g\n", c.fps)
 		}
 		r := camRes{label: c.label, hasDaemon: true, hasAlone: true}
 		b.camDaemon(&r, cam.url, extra, aloneArgs(cfg, 0))
@@ -368,9 +369,29 @@ func (b *bench) runAll() {
 	b.camDaemon(&r, mj.url, "    codec: copy\n"+noThumb, aloneArgs(cfg, 0))
 	b.res.cams = append(b.res.cams, r)
 	if b.ctx.Err() == nil {
-		r = camRes{label: "codec copy + thumb output (the default for an MJPEG camera: decoded for the thumb only)", hasDaemon: true, hasAlone: true}
+		r = camRes{label: "codec copy with the default thumb, nobody watching it (made only while watched: nothing decoded)", hasDaemon: true, hasAlone: true}
 		cfg.Profiles = pipeline.DefaultProfiles()
 		b.camDaemon(&r, mj.url, "    codec: copy\n", aloneArgs(cfg, 0))
+		b.res.cams = append(b.res.cams, r)
+	}
+	if b.ctx.Err() == nil {
+		// The thumb watched: the camera's ffmpeg (copy) and the thumb's
+		// transcoder, fed from memory at 5 fps, against the two as ffmpeg
+		// alone would run them: one process decoding the camera for the thumb.
+		r = camRes{label: "codec copy, its thumb watched (a `?profile=thumb` viewer: + the transcoder, 5 fps decoded); alone: copy + a thumb output decoding every frame", hasDaemon: true, hasAlone: true}
+		cfg.Profiles = pipeline.DefaultProfiles()
+		alone := floorConfig(mj.url) // encodes: the profile output as a copy camera would need without the transcoder
+		alone.Codec = pipeline.CodecMJPEG
+		alone.Profiles = pipeline.DefaultProfiles()
+		args := aloneArgs(alone, 0)
+		for i, a := range args { // the main output copies, as the daemon's
+			if a == "mjpeg" && i > 0 && args[i-1] == "-c:v" {
+				args[i] = "copy"
+				break
+			}
+		}
+		r.watch = "/cameras/cam/video?profile=thumb"
+		b.camDaemon(&r, mj.url, "    codec: copy\n", args)
 		b.res.cams = append(b.res.cams, r)
 	}
 	mj.p.stop(6 * time.Second)
@@ -946,6 +967,16 @@ func (b *bench) camDaemon(r *camRes, url, extra string, alone []string) {
 			defer ap.stop(3 * time.Second)
 		}
 	}
+	var vs []*viewer
+	if r.watch != "" {
+		v, err := startViewer(b.ctx, d.addr, r.watch)
+		if err != nil {
+			r.daemonErr = err
+			return
+		}
+		defer v.close()
+		vs = append(vs, v)
+	}
 	b.sleep(max(b.o.settle, 3*time.Second)) // ffmpeg alone: connect, first keyframe
 	for kid := range childrenOf(d.p.pid()) {
 		if slices.Contains(cmdline(kid), "-skip_frame") {
@@ -956,7 +987,7 @@ func (b *bench) camDaemon(r *camRes, url, extra string, alone []string) {
 	if ap != nil {
 		extraPids = append(extraPids, ap.pid())
 	}
-	l := b.window(d, nil, b.o.camWindow, "cam", extraPids...)
+	l := b.window(d, vs, b.o.camWindow, "cam", extraPids...)
 	r.daemonFF, r.daemonSelf, r.outFPS, r.frameBytes, r.daemonErr = l.daemon.kids, l.daemon.self, l.camFPS, l.frameBytes, l.err
 	if ap != nil {
 		r.alone = l.extra[ap.pid()]
