@@ -766,3 +766,54 @@ func movingBar(i, k int) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestPageBigTilesShowMainStream: with one camera on a large window, its
+// tile is far wider than a thumb, so the page streams the main stream (a
+// 320 px thumb blown up to 1264 px is a blur); in a small window, the
+// thumb.
+func TestPageBigTilesShowMainStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	door := newStatusCamera("door", pipeline.StateStreaming)
+	thumb := door.addProfile(pipeline.ThumbProfile)
+	frame := movingBar(0, 0)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // both feeds publish, 10 fps, until the test ends
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			door.Publish(frame, time.Now())
+			thumb.Publish(frame, time.Now())
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	srv := newServer(t, Config{}, door)
+	wd := browsertest.Start(t)
+	wd.Navigate(t, srv.URL+"/")
+	profile := func(want string, holding func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		var got string
+		for {
+			wd.Execute(t, `var w = window.rtsp2mjpegWall; return w && w.list.length ? w.profile : "";`, &got)
+			if got == want && holding() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("wall profile %q, want %q (main holders %d, thumb holders %d)", got, want, door.holding(), thumb.holding())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	profile("main", func() bool { return door.holding() == 1 && thumb.holding() == 0 })
+	wd.SetWindowSize(t, 500, 700) // a phone: the tile is a few hundred pixels wide
+	profile("thumb", func() bool { return door.holding() == 0 && thumb.holding() == 1 })
+}
