@@ -38,8 +38,10 @@ type Part struct {
 	// sends while its camera is down: a relay must not take it for a
 	// camera frame.
 	NoSignal bool
-	// Timestamp is the part's X-Timestamp (unix seconds with a fraction, as
-	// rtsp2mjpeg and mjpg-streamer send it); the zero time when absent.
+	// Timestamp is the part's X-Timestamp, seconds with a fraction; the
+	// zero time when absent or unparsable. rtsp2mjpeg sends unix time;
+	// mjpg-streamer and ESP32 firmwares send the capture clock, often
+	// seconds since boot: only rtsp2mjpeg's is a wall-clock time.
 	Timestamp time.Time
 }
 

@@ -104,6 +104,32 @@ func TestPartReader(t *testing.T) {
 		{name: "length, boundary and FF D9 inside the JPEG", ct: ct, in: mk(part(tricky), part(b)), want: [][]byte{tricky, b}},
 		{name: "mixed", ct: ct, in: mk(part(a), bare(b), part(c)), want: [][]byte{a, b, c}},
 
+		// Servers as they write it (from their sources).
+		{
+			// esp32-camera's CameraWebServer app_httpd.c: the boundary, with a
+			// line end before it, then headers and the JPEG, per frame.
+			name: "ESP32 CameraWebServer", ct: "multipart/x-mixed-replace;boundary=123456789000000000000987654321",
+			in: mk("\r\n--123456789000000000000987654321\r\nContent-Type: image/jpeg\r\nContent-Length: ", len(a), "\r\nX-Timestamp: 1700000000.123456\r\n\r\n", a,
+				"\r\n--123456789000000000000987654321\r\nContent-Type: image/jpeg\r\nContent-Length: ", len(b), "\r\nX-Timestamp: 1700000000.223456\r\n\r\n", b),
+			want: [][]byte{a, b},
+		},
+		{
+			// mjpg-streamer's output_http: the first boundary with the
+			// response headers, the next one right after each JPEG.
+			name: "mjpg-streamer", ct: "multipart/x-mixed-replace;boundary=boundarydonotcross",
+			in: mk("--boundarydonotcross\r\n", "Content-Type: image/jpeg\r\nContent-Length: ", len(a), "\r\nX-Timestamp: 1700000000.123456\r\n\r\n", a,
+				"\r\n--boundarydonotcross\r\n", "Content-Type: image/jpeg\r\nContent-Length: ", len(b), "\r\nX-Timestamp: 1700000000.223456\r\n\r\n", b, "\r\n--boundarydonotcross\r\n"),
+			want: [][]byte{a, b},
+		},
+		{
+			// yoursunny/esp32cam before its fix (esp32cam#67): no boundary
+			// before the first part.
+			name: "esp32cam without a first boundary", ct: "multipart/x-mixed-replace;boundary=e8b8c539-047d-4777-a985-fbba6edff11e",
+			in: mk("Content-Type: image/jpeg\r\nContent-Length: ", len(a), "\r\n\r\n", a, "\r\n--e8b8c539-047d-4777-a985-fbba6edff11e\r\n",
+				"Content-Type: image/jpeg\r\nContent-Length: ", len(b), "\r\n\r\n", b, "\r\n--e8b8c539-047d-4777-a985-fbba6edff11e\r\n"),
+			want: [][]byte{a, b},
+		},
+
 		// The boundary parameter.
 		{
 			name: "quoted boundary", ct: `multipart/x-mixed-replace; boundary="my:bnd"`,
@@ -642,6 +668,30 @@ func FuzzPartReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPartReaderFFmpegMuxer reads what ffmpeg's mpjpeg muxer writes
+// ("Content-length", boundary "ffmpeg", the boundary before each part):
+//
+//	ffmpeg -f lavfi -i testsrc2=size=160x120:rate=10 -t 0.5 -c:v mjpeg -q:v 5 -f mpjpeg ffmpeg_mpjpeg.mjpeg
+func TestPartReaderFFmpegMuxer(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "mpjpeg", "ffmpeg_mpjpeg.mjpeg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			parts, r, err := readParts(t, rd.new(data), "multipart/x-mixed-replace;boundary=ffmpeg", 0)
+			if err != io.EOF || len(parts) != 5 || r.Skipped() != 0 || r.Garbage() != 0 {
+				t.Fatalf("got %d parts, %d skipped, %d garbage, err %v; want 5, 0, 0, io.EOF", len(parts), r.Skipped(), r.Garbage(), err)
+			}
+			for i, p := range parts {
+				if _, err := jpeg.Decode(bytes.NewReader(p.jpeg)); err != nil {
+					t.Errorf("part %d: %v", i, err)
+				}
+			}
+		})
+	}
 }
 
 // TestPartReaderFFmpegFrames reads the real ffmpeg frames of the Splitter's
