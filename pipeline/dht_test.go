@@ -140,3 +140,35 @@ func TestWithHuffmanTablesGarbage(t *testing.T) {
 		t.Errorf("bare SOS: % x", got)
 	}
 }
+
+// FuzzWithHuffmanTables checks that any input comes back either as itself or
+// with stdDHT inserted once, and is never modified.
+func FuzzWithHuffmanTables(f *testing.F) {
+	orig := testJPEG(f, 16, 16, 1, 10)
+	f.Add(orig)
+	f.Add(cat([]byte{0xFF, 0xD8}, seg(0xE0, []byte("AVI1\x00")), []byte{0xFF, 0xFF, 0xFF, 0xD0}, sof, sos, []byte{1, 2, 0xFF, 0xD9}))
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xDA})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		keep := bytes.Clone(in)
+		got := WithHuffmanTables(in)
+		if !bytes.Equal(in, keep) {
+			t.Fatal("input modified")
+		}
+		if len(got) == len(in) {
+			if !bytes.Equal(got, in) {
+				t.Fatal("same length but different bytes")
+			}
+			return
+		}
+		// The tables go in at an SOS marker's FF, and start with FF C4: the
+		// first byte that differs is the one after that FF.
+		d := 0
+		for d < len(in) && got[d] == in[d] {
+			d++
+		}
+		i := d - 1
+		if len(got) != len(in)+len(stdDHT) || i < 2 || !bytes.Equal(got[i:i+len(stdDHT)], stdDHT) || !bytes.Equal(cat(got[:i], got[i+len(stdDHT):]), in) {
+			t.Fatalf("output is not the input with the tables inserted")
+		}
+	})
+}
