@@ -58,6 +58,8 @@ type Camera struct {
 	outputs   map[string]*output // profiles written by this camera's ffmpeg, by name
 	subs      substreams         // profiles with a URL of their own
 	trans     transcoders        // profiles of a codec-copy camera, made while watched
+	notNative bool               // the native reader was refused: ffmpeg reads this camera
+	interval  time.Duration      // mean frame interval of a natively read camera, for its stall watchdog
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -158,7 +160,7 @@ func (c *Camera) Reconfigure(cfg CameraConfig) {
 	// their new settings.
 	c.trans.stop("")
 	c.trans.on = false
-	c.codec, c.longProbe = "", false
+	c.codec, c.longProbe, c.notNative, c.interval = "", false, false, 0
 	c.lastErr = ""
 	if c.stopRun != nil {
 		c.stopRun(errReconfigured)
@@ -351,7 +353,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			b.Reset()
 			continue
 		}
-		if errors.Is(err, errToCopy) || errors.Is(err, errReconfigured) {
+		if errors.Is(err, errToCopy) || errors.Is(err, errReconfigured) || errors.Is(err, errToFFmpeg) {
 			c.log.Info(err.Error())
 			b.Reset()
 			continue
@@ -467,6 +469,9 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		cfg.Codec = c.codec
 	}
 	c.mu.Unlock()
+	if ns, ok := c.nativeWanted(cfg); ok {
+		return c.runNative(ctx, cfg, redact, ns)
+	}
 	args := buildArgs(cfg, longProbe)
 	c.stderr.Reset(redact)
 	cmd := ffmpegCommand(runCtx, cfg.FFmpeg, args, c.stderr)

@@ -45,12 +45,14 @@ func TestCameraProfileOutput(t *testing.T) {
 		seq = f.Seq
 		f.Release()
 	}
+	// A frame is counted just after it is published: wait for the count.
+	eventually(t, 5*time.Second, "three thumb frames counted", func() bool {
+		st := cam.Status()
+		return len(st.Profiles) == 1 && st.Profiles[0].Frames >= 3
+	})
 	st := cam.Status()
-	if len(st.Profiles) != 1 {
-		t.Fatalf("profiles in status: %+v", st.Profiles)
-	}
 	p := st.Profiles[0]
-	if p.Name != ThumbProfile || p.Frames < 3 || p.Clients != 1 || p.Width != 320 || p.MaxFPS != 5 || !p.Running ||
+	if p.Name != ThumbProfile || p.Clients != 1 || p.Width != 320 || p.MaxFPS != 5 || !p.Running ||
 		p.State != StateStreaming || p.URL != "" || p.LastFrameAt == nil {
 		t.Errorf("thumb status: %+v", p)
 	}
@@ -193,9 +195,11 @@ func TestCopyCameraTranscodesProfileWhileWatched(t *testing.T) {
 	if !strings.Contains(string(b), "-f mjpeg -i pipe:0") || !strings.Contains(string(b), "scale=320:-2") {
 		t.Errorf("no transcoder run: %s", b)
 	}
-	if st := cam.Status(); !st.Profiles[0].Running || st.Profiles[0].Frames == 0 {
-		t.Errorf("watched thumb: %+v", st.Profiles[0])
-	}
+	// The frame is counted just after it is published: wait for the count.
+	eventually(t, 5*time.Second, "the watched thumb running and counted", func() bool {
+		st := cam.Status()
+		return st.Profiles[0].Running && st.Profiles[0].Frames > 0
+	})
 	all := pids(t, pidfile)
 	if len(all) != 2 {
 		t.Fatalf("ffmpeg runs %v, want the camera's and one transcoder", all)

@@ -66,11 +66,11 @@ func lowDelayProbe(kw map[string]string, longProbe bool) {
 	kw["analyzeduration"] = "0"
 }
 
-// isConnectError tells an ffmpeg error that says the host could not be
-// reached at all (its stderr tail is in err).
+// isConnectError tells an error (ffmpeg's, its stderr tail in it, or the
+// native reader's) that says the host could not be reached at all.
 func isConnectError(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"Connection refused", "No route to host", "Network is unreachable", "Connection timed out"} {
+	msg := strings.ToLower(err.Error()) // ffmpeg's "Connection refused", Go's "connection refused"
+	for _, s := range []string{"connection refused", "no route to host", "network is unreachable", "connection timed out", "i/o timeout"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

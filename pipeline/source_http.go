@@ -2,8 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // httpSource is a camera that serves its video over HTTP (http:// or
@@ -28,3 +38,141 @@ func (s httpSource) watch() func(ctx context.Context) bool {
 }
 
 func (httpSource) unreachable(err error) bool { return isConnectError(err) }
+
+// open reads the camera itself when it sends MJPEG over HTTP
+// (multipart/x-mixed-replace): in codec copy there is nothing for ffmpeg
+// to do. ffmpeg's mpjpeg demuxer would also read it, but it needs a
+// boundary line before every part and a Content-Type per part, which many
+// cameras omit, and it would add a process and a pipe copy per camera;
+// PartReader (mpjpeg.go) takes what real cameras send. Credentials in the
+// URL are sent with Basic auth, or Digest when the camera asks for it.
+func (s httpSource) open(ctx context.Context, c CameraConfig) (partSource, error) {
+	tr := &http.Transport{
+		Proxy:                 nil, // a camera on the LAN: no proxy from the environment
+		DialContext:           (&net.Dialer{Timeout: c.StallTimeout}).DialContext,
+		TLSHandshakeTimeout:   c.StallTimeout,
+		ResponseHeaderTimeout: c.StallTimeout,
+		DisableCompression:    true,
+	}
+	client := &http.Client{Transport: tr}
+	resp, err := httpGet(ctx, client, s.raw, "")
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && s.u.User != nil {
+		if auth := digestAuth(resp.Header.Values("WWW-Authenticate"), s.u); auth != "" {
+			resp.Body.Close()
+			resp, err = httpGet(ctx, client, s.raw, auth)
+		}
+	}
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	fail := func(err error) (partSource, error) {
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fail(fmt.Errorf("HTTP %s: the camera refused the user and password of the URL", resp.Status))
+	case resp.StatusCode != http.StatusOK:
+		return fail(fmt.Errorf("HTTP %s", resp.Status))
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); !strings.HasPrefix(mt, "multipart/") {
+		return fail(fmt.Errorf("%w: Content-Type %q", errNotNative, ct))
+	}
+	return &httpParts{PartReader: NewPartReader(resp.Body, ct), body: resp.Body, tr: tr}, nil
+}
+
+// httpParts is an open MJPEG-over-HTTP response.
+type httpParts struct {
+	*PartReader
+	body io.Closer
+	tr   *http.Transport
+}
+
+func (h *httpParts) Close() error {
+	err := h.body.Close()
+	h.tr.CloseIdleConnections()
+	return err
+}
+
+func httpGet(ctx context.Context, client *http.Client, rawURL, auth string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "rtsp2mjpeg")
+	if auth != "" {
+		req.Header.Set("Authorization", auth) // net/http then sends no Basic auth of the URL
+	}
+	return client.Do(req)
+}
+
+// digestAuth answers a Digest challenge (RFC 7616, MD5, qop auth or none)
+// for the user and password of u, or "" when there is none to answer.
+func digestAuth(challenges []string, u *url.URL) string {
+	for _, ch := range challenges {
+		scheme, params, ok := strings.Cut(strings.TrimSpace(ch), " ")
+		if !ok || !strings.EqualFold(scheme, "Digest") {
+			continue
+		}
+		p := parseAuthParams(params)
+		if alg := p["algorithm"]; alg != "" && !strings.EqualFold(alg, "MD5") {
+			continue
+		}
+		user := u.User.Username()
+		pass, _ := u.User.Password()
+		uri := u.RequestURI()
+		h := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+		ha1 := h(user + ":" + p["realm"] + ":" + pass)
+		ha2 := h("GET:" + uri)
+		out := fmt.Sprintf(`Digest username=%q, realm=%q, nonce=%q, uri=%q`, user, p["realm"], p["nonce"], uri)
+		if qops := p["qop"]; qops != "" && slices.Contains(strings.Split(strings.ReplaceAll(qops, " ", ""), ","), "auth") {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			cnonce := hex.EncodeToString(b[:])
+			resp := h(ha1 + ":" + p["nonce"] + ":00000001:" + cnonce + ":auth:" + ha2)
+			out += fmt.Sprintf(`, qop=auth, nc=00000001, cnonce=%q, response=%q`, cnonce, resp)
+		} else {
+			out += fmt.Sprintf(`, response=%q`, h(ha1+":"+p["nonce"]+":"+ha2))
+		}
+		if p["opaque"] != "" {
+			out += fmt.Sprintf(`, opaque=%q`, p["opaque"])
+		}
+		if p["algorithm"] != "" {
+			out += ", algorithm=MD5"
+		}
+		return out
+	}
+	return ""
+}
+
+// parseAuthParams parses the key=value, key="quoted value" list of a
+// WWW-Authenticate challenge.
+func parseAuthParams(s string) map[string]string {
+	m := map[string]string{}
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimLeft(strings.TrimSpace(s), ",") {
+		k, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			break
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		rest = strings.TrimSpace(rest)
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				v, rest = rest[1:], ""
+			} else {
+				v, rest = rest[1:1+end], rest[2+end:]
+			}
+		} else {
+			v, rest, _ = strings.Cut(rest, ",")
+			v = strings.TrimSpace(v)
+		}
+		m[k] = v
+		s = rest
+	}
+	return m
+}
