@@ -10,7 +10,7 @@ import (
 // it, how to tell that it is reachable again while the camera backs off,
 // and how to read its errors. The Camera does the rest (supervision,
 // state) the same way for every kind. One file per kind: source_rtsp.go,
-// source_http.go, source_file.go.
+// source_http.go, source_file.go, source_v4l2.go.
 type source interface {
 	// input returns ffmpeg's options before -i and the -i target. longProbe
 	// asks for a full stream analysis (the short one failed on this camera).
@@ -26,6 +26,10 @@ type source interface {
 
 // sourceFor returns the source kind of a camera URL (ValidateURL checked it).
 func sourceFor(rawURL string) source {
+	rawURL = NormalizeURL(rawURL)
+	if IsV4L2URL(rawURL) {
+		return &v4l2Source{device: rawURL}
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fileSource{path: rawURL}
