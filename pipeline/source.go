@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // source is what differs between kinds of camera input: how ffmpeg reads
@@ -22,6 +23,22 @@ type source interface {
 	// unreachable tells, from the error of a failed run, that the source
 	// could not be reached at all (as opposed to reached and failing).
 	unreachable(err error) bool
+}
+
+// runWrapper is a source kind that does more around each run of ffmpeg
+// than the Camera does for every kind: a webcam lists its formats before
+// and explains its errors after (source_v4l2.go).
+type runWrapper interface {
+	run(ctx context.Context, c *Camera, cfg CameraConfig, redact *Redactor) (healthy time.Duration, err error)
+}
+
+// runSource is one run of the camera's ffmpeg (runOnce), through its
+// source kind when that kind wraps runs.
+func (c *Camera) runSource(ctx context.Context, src source, cfg CameraConfig, redact *Redactor) (time.Duration, error) {
+	if w, ok := src.(runWrapper); ok {
+		return w.run(ctx, c, cfg, redact)
+	}
+	return c.runOnce(ctx, cfg, redact)
 }
 
 // sourceFor returns the source kind of a camera URL (ValidateURL checked it).

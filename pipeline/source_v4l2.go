@@ -1,19 +1,40 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
 )
+
+// listFormatsTimeout bounds ffmpeg -list_formats (a webcam answers in
+// about 0.1 s), or the camera's start_timeout when that is shorter.
+const listFormatsTimeout = 5 * time.Second
 
 // v4l2Source is a local webcam read through Video4Linux2 (/dev/videoN).
 // The kernel lets one program at a time capture from it.
+//
+// Before a run that leaves the input format to auto, it asks the device
+// which formats it offers (ffmpeg -list_formats) and picks mjpeg when it
+// can: a UVC webcam then sends its own JPEGs, which are forwarded as they
+// are, instead of raw frames that the USB link carries at a few fps only
+// and that must be encoded. The answer is kept until a run fails or the
+// camera's config changes (a new source).
 type v4l2Source struct {
 	device string // /dev/videoN
+
+	mu      sync.Mutex   // guards the fields below
+	formats []v4l2Format // the device's formats at the last probe that found some
+	fresh   bool         // formats may be used without asking again
+	at      uint64       // the camera's restarts when they were listed
 }
 
 func (s *v4l2Source) input(c CameraConfig, longProbe bool) (map[string]string, string) {
@@ -54,6 +75,99 @@ func (s *v4l2Source) watch() func(ctx context.Context) bool {
 func (*v4l2Source) unreachable(err error) bool {
 	var d *deviceError
 	return errors.As(err, &d) && d.gone
+}
+
+// run settles what auto leaves open (the input format, the codec), runs
+// ffmpeg, and explains a failure in the words of a webcam's user.
+func (s *v4l2Source) run(ctx context.Context, c *Camera, cfg CameraConfig, redact *Redactor) (time.Duration, error) {
+	cfg, err := s.prepare(ctx, c, cfg)
+	if err != nil {
+		c.stderr.Reset(redact) // the log's stderr tail is not that of an older run
+		return 0, err
+	}
+	healthy, err := c.runOnce(ctx, cfg, redact)
+	if err != nil && ctx.Err() == nil {
+		if d := explainV4L2(s.device, cfg, s.offered(), err); d != nil {
+			err = d
+		}
+	}
+	return healthy, err
+}
+
+// prepare returns cfg with its input format and codec decided. It fails
+// only when listing the formats showed that ffmpeg cannot open the device
+// (missing, no permission, not a webcam); when the listing fails in
+// another way, ffmpeg picks the format and the camera encodes.
+func (s *v4l2Source) prepare(ctx context.Context, c *Camera, cfg CameraConfig) (CameraConfig, error) {
+	auto := cfg.Codec == CodecAuto
+	if cfg.InputFormat == "" && cfg.Codec != CodecCopy {
+		formats, err := s.listFormats(ctx, c, cfg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return cfg, ctx.Err()
+			}
+			if d := explainV4L2(s.device, cfg, "", err); d != nil {
+				return cfg, d
+			}
+			c.log.WithError(err).Warn("webcam: cannot list its formats; ffmpeg picks one, and the camera encodes")
+		}
+		cfg.InputFormat = pickInputFormat(formats, cfg.VideoSize)
+	}
+	cfg = chooseV4L2Codec(cfg)
+	if auto {
+		c.setCodec(cfg.Codec) // for the status
+	}
+	c.log.WithFields(logrus.Fields{"input_format": cfg.InputFormat, "codec": cfg.Codec}).Debug("webcam settings")
+	return cfg, nil
+}
+
+// listFormats returns the device's formats: those listed before, unless a
+// run failed since (the device may have changed: unplugged, another one
+// plugged in), else a new listing.
+func (s *v4l2Source) listFormats(ctx context.Context, c *Camera, cfg CameraConfig) ([]v4l2Format, error) {
+	c.mu.Lock()
+	restarts := c.restarts
+	c.mu.Unlock()
+	s.mu.Lock()
+	if s.fresh && s.at == restarts {
+		defer s.mu.Unlock()
+		return s.formats, nil
+	}
+	s.fresh = false
+	s.mu.Unlock()
+
+	timeout := min(cfg.StartTimeout, listFormatsTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out := &capBuffer{max: 64 << 10}
+	cmd := ffmpegCommand(ctx, cfg.FFmpeg, listFormatsArgs(s.device), out)
+	waited, err := StartOwned(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("start ffmpeg -list_formats: %w", err)
+	}
+	werr := <-waited
+	formats := parseV4L2Formats(out.b.String())
+	if len(formats) == 0 {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("ffmpeg -list_formats: no answer within %s", timeout)
+		}
+		return nil, fmt.Errorf("ffmpeg -list_formats (%v): %s", werr, lastLines(out.b.String(), 2))
+	}
+	// ffmpeg exits with status 1 after listing ("Immediate exit requested"):
+	// the formats are the answer.
+	s.mu.Lock()
+	s.formats, s.fresh, s.at = formats, true, restarts
+	s.mu.Unlock()
+	c.log.WithField("formats", describeFormats(formats)).Info("webcam formats")
+	return formats, nil
+}
+
+// offered describes the formats of the last listing, for a message; "" if
+// none.
+func (s *v4l2Source) offered() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return describeFormats(s.formats)
 }
 
 // v4l2Format is one format a V4L2 device offers, as ffmpeg -list_formats
@@ -330,4 +444,29 @@ func asked(cfg CameraConfig) string {
 		return "the format ffmpeg asked for"
 	}
 	return strings.Join(a, ", ")
+}
+
+// capBuffer keeps the first max bytes written to it.
+type capBuffer struct {
+	b   bytes.Buffer
+	max int
+}
+
+func (w *capBuffer) Write(p []byte) (int, error) {
+	if room := w.max - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// lastLines returns the last n lines of s that are not blank, joined.
+func lastLines(s string, n int) string {
+	var out []string
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			out = append([]string{l}, out...)
+		}
+	}
+	return strings.Join(out, " | ")
 }

@@ -342,6 +342,14 @@ func TestBuildArgsV4L2(t *testing.T) {
 	}
 }
 
+func TestListFormatsArgs(t *testing.T) {
+	got := strings.Join(listFormatsArgs("/dev/video0"), " ")
+	want := "-hide_banner -nostdin -f v4l2 -list_formats all -i /dev/video0"
+	if got != want {
+		t.Errorf("args\n got: %s\nwant: %s", got, want)
+	}
+}
+
 func TestSourceForWebcam(t *testing.T) {
 	for _, raw := range []string{"/dev/video0", "/dev/video12", "0", "3"} {
 		if _, ok := sourceFor(raw).(*v4l2Source); !ok {
