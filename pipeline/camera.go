@@ -344,7 +344,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			return nil
 		}
 		started := time.Now()
-		healthy, err := c.runOnce(ctx, cfg, redact)
+		healthy, err := c.runSource(ctx, src, cfg, redact)
 		if ctx.Err() != nil {
 			return nil
 		}

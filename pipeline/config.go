@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +34,12 @@ type CameraConfig struct {
 	Codec         string // auto|mjpeg|copy
 	FFmpeg        string // path to the ffmpeg binary
 	FFprobe       string // path to ffprobe, for codec auto; "" re-encodes
+	// A webcam's capture settings (url /dev/videoN), each "" or 0 for the
+	// device's own; a config error on other kinds. Codec auto with no
+	// InputFormat asks for mjpeg when the device offers it (source_v4l2.go).
+	InputFormat string  // ffmpeg's -input_format: mjpeg, yuyv422...
+	VideoSize   string  // WIDTHxHEIGHT, as 1280x720
+	Framerate   float64 // frames per second asked of the device
 	// Profiles are the camera's extra outputs, in config order (DESIGN.md
 	// "Profiles"); DefaultProfiles without config.
 	Profiles []ProfileConfig
@@ -98,7 +107,11 @@ func DefaultCameraConfig(name, rawURL string) CameraConfig {
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+var (
+	nameRE        = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	inputFormatRE = regexp.MustCompile(`^[a-z0-9_]+$`) // ffmpeg's codec and pixel format names
+	videoSizeRE   = regexp.MustCompile(`^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$`)
+)
 
 // Validate reports the first problem of c, naming the key at fault. Errors
 // never hold the camera password.
@@ -133,6 +146,9 @@ func (c CameraConfig) Validate() error {
 	default:
 		return fmt.Errorf("codec: %q is not auto, mjpeg or copy", c.Codec)
 	}
+	if err := c.validateV4L2(); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(c.Profiles))
 	for _, p := range c.Profiles {
 		if seen[p.Name] {
@@ -141,6 +157,31 @@ func (c CameraConfig) Validate() error {
 		seen[p.Name] = true
 		if err := p.Validate(); err != nil {
 			return fmt.Errorf("profiles.%s", err)
+		}
+	}
+	return nil
+}
+
+// validateV4L2 checks the keys only a webcam has: their values, then that
+// the camera is a webcam.
+func (c CameraConfig) validateV4L2() error {
+	switch {
+	case c.InputFormat != "" && !inputFormatRE.MatchString(c.InputFormat):
+		return fmt.Errorf("input_format: %q is not a format name, as mjpeg or yuyv422", c.InputFormat)
+	case c.VideoSize != "" && !videoSizeRE.MatchString(c.VideoSize):
+		return fmt.Errorf("video_size: %q is not WIDTHxHEIGHT, as 1280x720", c.VideoSize)
+	case c.Framerate < 0 || math.IsNaN(c.Framerate) || math.IsInf(c.Framerate, 0):
+		return fmt.Errorf("framerate: %v is not a positive number", c.Framerate)
+	}
+	if IsV4L2URL(c.URL) {
+		return nil
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"input_format", c.InputFormat != ""}, {"video_size", c.VideoSize != ""}, {"framerate", c.Framerate != 0}} {
+		if k.set {
+			return fmt.Errorf("%s: only a webcam (url /dev/videoN) has it, not %s", k.key, RedactURL(c.URL))
 		}
 	}
 	return nil
@@ -169,11 +210,54 @@ func (p ProfileConfig) Validate() error {
 	return nil
 }
 
+// v4l2Dir is where V4L2 device nodes live (/dev/videoN). Tests point it
+// at a temporary directory, to make a "device" appear and go at will.
+var v4l2Dir = "/dev"
+
+// IsV4L2URL reports whether raw names a V4L2 webcam: /dev/videoN, N a
+// number (a bare N is NormalizeURL's business).
+func IsV4L2URL(raw string) bool {
+	n, ok := strings.CutPrefix(raw, v4l2Dir+"/video")
+	return ok && isIndex(n)
+}
+
+// isIndex tells a device number: digits only, not absurdly many.
+func isIndex(s string) bool {
+	if s == "" || len(s) > 6 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeURL returns a camera URL as the daemon keeps and shows it: the
+// bare index of a webcam, as "0" (what OpenCV's VideoCapture(0) took),
+// becomes /dev/video0; anything else is returned as it is.
+func NormalizeURL(raw string) string {
+	s := strings.TrimSpace(raw)
+	if !isIndex(s) {
+		return raw
+	}
+	n, _ := strconv.Atoi(s) // cannot fail: at most 6 digits
+	return "/dev/video" + strconv.Itoa(n)
+}
+
 // ValidateURL accepts rtsp, rtsps, http, https and file URLs with what each
-// needs. The error never quotes the password.
+// needs, and a webcam: /dev/videoN or its bare index N. The error never
+// quotes the password.
 func ValidateURL(raw string) error {
 	if raw == "" {
 		return fmt.Errorf("empty")
+	}
+	if IsV4L2URL(NormalizeURL(raw)) {
+		return nil
+	}
+	if strings.HasPrefix(raw, "/") {
+		return fmt.Errorf("%q is not a webcam: want /dev/videoN (N a number; the bare index N means /dev/videoN), or file:///path for a video file", RedactURL(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -189,7 +273,7 @@ func ValidateURL(raw string) error {
 			return fmt.Errorf("%q has no path", RedactURL(raw))
 		}
 	case "":
-		return fmt.Errorf("%q has no scheme (want rtsp://, rtsps://, http://, https:// or file://)", RedactURL(raw))
+		return fmt.Errorf("%q has no scheme (want rtsp://, rtsps://, http://, https://, file://, or /dev/videoN for a webcam)", RedactURL(raw))
 	default:
 		return fmt.Errorf("scheme %q is not supported (want rtsp, rtsps, http, https or file)", u.Scheme)
 	}

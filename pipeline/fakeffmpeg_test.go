@@ -18,6 +18,11 @@ import (
 // comma-separated: frames=N (-1: endless), fps=F, exit=C, hang (after the
 // frames, write nothing and stay), ignoreterm, stderr=TEXT, pidfile=PATH,
 // argsfile=PATH (one line of arguments per run).
+//
+// For webcams (source_v4l2.go): v4l2dev (the -i path must exist, or fail
+// as ffmpeg does on a missing device), listformats=NAME (the answer to
+// -list_formats: a sample of fakeListFormats, or hang; c920 by default),
+// v4l2err=busy|format (a run that reads the device fails so).
 const fakeFFmpegEnv = "RTSP2MJPEG_FAKE_FFMPEG"
 
 func fakeJPEG(shade uint8) []byte {
@@ -51,6 +56,9 @@ func fakeFFmpeg(mode string) int {
 			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
 			f.Close()
 		}
+	}
+	if code, done := fakeV4L2(opts); done {
+		return code
 	}
 	if _, ok := opts["ignoreterm"]; ok {
 		signal.Ignore(syscall.SIGTERM)
@@ -87,4 +95,46 @@ func fakeFFmpeg(mode string) int {
 	}
 	code, _ := strconv.Atoi(opts["exit"])
 	return code
+}
+
+// fakeV4L2 plays ffmpeg on a webcam: the listing of formats, and the
+// errors of a missing, busy or unwilling device, with ffmpeg's own lines.
+// done says the run ended here with exit code code.
+func fakeV4L2(opts map[string]string) (code int, done bool) {
+	target := ""
+	list := false
+	for i, a := range os.Args {
+		if a == "-i" && i+1 < len(os.Args) {
+			target = os.Args[i+1]
+		}
+		list = list || a == "-list_formats"
+	}
+	const prefix = "[video4linux2,v4l2 @ 0x55d5c1e3c440] "
+	if _, ok := opts["v4l2dev"]; ok {
+		if _, err := os.Stat(target); err != nil {
+			fmt.Fprintf(os.Stderr, "%sCannot open video device %s: No such file or directory\n%s: No such file or directory\n", prefix, target, target)
+			return 1, true
+		}
+	}
+	if list {
+		name := opts["listformats"]
+		if name == "" {
+			name = "c920"
+		}
+		if name == "hang" {
+			time.Sleep(time.Hour)
+		}
+		fmt.Fprint(os.Stderr, fakeListFormats[name])
+		fmt.Fprintf(os.Stderr, "%s: Immediate exit requested\n", target)
+		return 1, true
+	}
+	switch opts["v4l2err"] {
+	case "busy":
+		fmt.Fprintf(os.Stderr, "%s: Device or resource busy\n", target)
+		return 1, true
+	case "format":
+		fmt.Fprintf(os.Stderr, "%sCannot find a proper format for codec 'mjpeg' (id 7), pixel format 'none' (id -1)\n%s: Invalid argument\n", prefix, target)
+		return 1, true
+	}
+	return 0, false
 }

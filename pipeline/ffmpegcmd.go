@@ -150,6 +150,14 @@ func ProbeArgs(c CameraConfig) []string {
 		"-show_entries", "stream=codec_name", "-of", "default=nw=1:nk=1", target)
 }
 
+// listFormatsArgs returns ffmpeg's arguments to print the formats and
+// frame sizes a V4L2 device offers (on stderr, at the default log level;
+// then ffmpeg exits with status 1).
+func listFormatsArgs(device string) []string {
+	args := ffmpeg.Input(device, ffmpeg.KwArgs{"f": "v4l2", "list_formats": "all"}).Output("-", ffmpeg.KwArgs{}).GetArgs()
+	return append([]string{"-hide_banner", "-nostdin"}, args[:len(args)-1]...) // no output
+}
+
 // videoFilter caps the rate first, so that only the frames kept are scaled.
 func videoFilter(fps float64, width int) string {
 	var f []string

@@ -4,13 +4,14 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // source is what differs between kinds of camera input: how ffmpeg reads
 // it, how to tell that it is reachable again while the camera backs off,
 // and how to read its errors. The Camera does the rest (supervision,
 // state) the same way for every kind. One file per kind: source_rtsp.go,
-// source_http.go, source_file.go.
+// source_http.go, source_file.go, source_v4l2.go.
 type source interface {
 	// input returns ffmpeg's options before -i and the -i target. longProbe
 	// asks for a full stream analysis (the short one failed on this camera).
@@ -24,8 +25,28 @@ type source interface {
 	unreachable(err error) bool
 }
 
+// runWrapper is a source kind that does more around each run of ffmpeg
+// than the Camera does for every kind: a webcam lists its formats before
+// and explains its errors after (source_v4l2.go).
+type runWrapper interface {
+	run(ctx context.Context, c *Camera, cfg CameraConfig, redact *Redactor) (healthy time.Duration, err error)
+}
+
+// runSource is one run of the camera's ffmpeg (runOnce), through its
+// source kind when that kind wraps runs.
+func (c *Camera) runSource(ctx context.Context, src source, cfg CameraConfig, redact *Redactor) (time.Duration, error) {
+	if w, ok := src.(runWrapper); ok {
+		return w.run(ctx, c, cfg, redact)
+	}
+	return c.runOnce(ctx, cfg, redact)
+}
+
 // sourceFor returns the source kind of a camera URL (ValidateURL checked it).
 func sourceFor(rawURL string) source {
+	rawURL = NormalizeURL(rawURL)
+	if IsV4L2URL(rawURL) {
+		return &v4l2Source{device: rawURL}
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fileSource{path: rawURL}

@@ -26,6 +26,8 @@ type substream struct {
 func substreamConfig(c CameraConfig, p ProfileConfig) CameraConfig {
 	c.URL = p.URL
 	c.FPS, c.Width = p.FPS, p.Width
+	// A webcam's capture settings are its device's, not the substream's.
+	c.InputFormat, c.VideoSize, c.Framerate = "", "", 0
 	if p.Quality != 0 {
 		c.Quality = p.Quality
 	}

@@ -242,6 +242,8 @@ func TestStartErrorsExit2(t *testing.T) {
 		{"url and demo", []string{"--url", "rtsp://h/x", "--demo"}, nil, "exclusive"},
 		{"bad scheme", []string{"--url", "ftp://u:pw1234@h/x"}, nil, "scheme \"ftp\""},
 		{"no host", []string{"--url", "rtsp:///x"}, nil, "no host"},
+		{"a path that is no webcam", []string{"--url", "/dev/sda"}, nil, `"/dev/sda" is not a webcam: want /dev/videoN`},
+		{"a negative webcam index", nil, []string{"RTSP2MJPEG_URL=-1"}, "or /dev/videoN for a webcam"},
 		{"bad flag", []string{"--nope"}, nil, "nope"},
 		{"bad log level", []string{"--url", "rtsp://h/x", "--log-level", "loud"}, nil, "log-level"},
 		{"port in use", []string{"--url", "rtsp://127.0.0.1:1/x", "--listen", busy.Addr().String()}, nil, "listen"},

@@ -57,7 +57,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs := flag.NewFlagSet("rtsp2mjpeg", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.url, "url", "", "one camera, named \"default\" (env RTSP2MJPEG_URL)")
+	fs.StringVar(&o.url, "url", "", "one camera, named \"default\": rtsp://..., http://..., file://..., or a webcam, /dev/videoN or its index N (env RTSP2MJPEG_URL)")
 	fs.StringVar(&o.config, "config", "", "YAML file with several cameras (env RTSP2MJPEG_CONFIG)")
 	fs.StringVar(&o.listen, "listen", "", "HTTP address (env RTSP2MJPEG_LISTEN, default \":8007\")")
 	fs.BoolVar(&o.demo, "demo", false, "serve a built-in synthetic camera (no hardware needed)")
@@ -66,7 +66,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  rtsp2mjpeg [flags]     serve (the default)\n  rtsp2mjpeg version\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExamples:\n  rtsp2mjpeg --url 'rtsp://user:pass@192.0.2.10:554/stream1'\n  rtsp2mjpeg --demo\n")
+		fmt.Fprintf(stderr, "\nExamples:\n  rtsp2mjpeg --url 'rtsp://user:pass@192.0.2.10:554/stream1'\n  rtsp2mjpeg --url /dev/video0\n  rtsp2mjpeg --demo\n")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,7 +100,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	switch {
 	case sources == 0:
-		return o, usagef("no camera: pass --url rtsp://user:pass@host:554/path (or RTSP2MJPEG_URL), --config FILE (or RTSP2MJPEG_CONFIG), or --demo")
+		return o, usagef("no camera: pass --url rtsp://user:pass@host:554/path or --url /dev/video0 for a webcam (or RTSP2MJPEG_URL), --config FILE (or RTSP2MJPEG_CONFIG), or --demo")
 	case sources > 1:
 		return o, usagef("--url, --config and --demo are exclusive: pass only one")
 	}
@@ -240,7 +240,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		c := pipeline.DefaultCameraConfig("demo", url)
 		cfgs = append(cfgs, c)
 	default:
-		cfgs = append(cfgs, pipeline.DefaultCameraConfig("default", o.url))
+		cfgs = append(cfgs, pipeline.DefaultCameraConfig("default", pipeline.NormalizeURL(o.url))) // "0" is /dev/video0
 	}
 	if err := prepare(cfgs, ffmpegPath, ffprobePath); err != nil {
 		return err

@@ -15,8 +15,12 @@ import (
 var cameraKeys = []string{
 	"name", "url", "fps", "width", "quality", "on_demand",
 	"idle_timeout", "start_timeout", "stall_timeout", "rtsp_transport", "codec",
+	"input_format", "video_size", "framerate", // webcams only (DESIGN.md "Sources")
 	"profiles", // DESIGN.md "Contract additions"
 }
+
+// webcamKeys are the keys that only a webcam (url /dev/videoN) has.
+var webcamKeys = []string{"input_format", "video_size", "framerate"}
 
 // defaultsKeys are the keys of defaults: any camera key but name and url.
 var defaultsKeys = cameraKeys[2:]
@@ -35,11 +39,24 @@ func fieldOf[C, T any](parse func(string) (T, error), to func(*C) *T) func(p *pa
 
 func parseString(s string) (string, error) { return s, nil }
 
+// parseURL takes a camera URL as the daemon keeps it: a webcam's bare
+// index N is /dev/videoN.
+func parseURL(s string) (string, error) { return pipeline.NormalizeURL(s), nil }
+
+// parseFramerate accepts a number of frames per second above 0.
+func parseFramerate(s string) (float64, error) {
+	f, err := parseNumber(s)
+	if err == nil && f <= 0 {
+		return 0, fmt.Errorf("%s is not above 0 (leave framerate out for the webcam's own rate)", quote(s))
+	}
+	return f, err
+}
+
 // fields parse each camera key but profiles; the range checks are
 // pipeline's Validate.
 var fields = map[string]field{
 	"name":           fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Name }),
-	"url":            fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.URL }),
+	"url":            fieldOf(parseURL, func(c *pipeline.CameraConfig) *string { return &c.URL }),
 	"fps":            fieldOf(parseNumber, func(c *pipeline.CameraConfig) *float64 { return &c.FPS }),
 	"width":          fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Width }),
 	"quality":        fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Quality }),
@@ -49,6 +66,9 @@ var fields = map[string]field{
 	"stall_timeout":  fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StallTimeout }),
 	"rtsp_transport": fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.RTSPTransport }),
 	"codec":          fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Codec }),
+	"input_format":   fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.InputFormat }),
+	"video_size":     fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.VideoSize }),
+	"framerate":      fieldOf(parseFramerate, func(c *pipeline.CameraConfig) *float64 { return &c.Framerate }),
 }
 
 // layer is one mapping of camera keys, defaults or a camera, applied on top
@@ -80,6 +100,9 @@ func (p *parser) apply(l *layer, n *yaml.Node, known []string) {
 			continue
 		}
 		probe := pipeline.DefaultCameraConfig("camera", "rtsp://192.0.2.1/")
+		if slices.Contains(webcamKeys, key) {
+			probe.URL = "/dev/video0" // checked on a webcam; checkWebcam checks the camera's kind
+		}
 		set(&probe)
 		if key == "url" {
 			p.urlSecrets(probe.URL)
@@ -162,6 +185,7 @@ func (p *parser) cameras(kv pair, defs *layer) []pipeline.CameraConfig {
 			names[l.c.Name] = l.lines["name"]
 		}
 		p.checkCopy(l, defs)
+		p.checkWebcam(l)
 		if len(p.errs) > before {
 			continue
 		}
@@ -198,4 +222,20 @@ func (p *parser) checkCopy(l, defs *layer) {
 				s.val, codecAt, s.key)
 		}
 	}
+}
+
+// checkWebcam reports the keys of a webcam set on a camera that is not one
+// (ffmpeg would not use them), and drops those it inherits from defaults,
+// which are meant for the webcams among the cameras.
+func (p *parser) checkWebcam(l *layer) {
+	if _, ok := l.lines["url"]; !ok || pipeline.IsV4L2URL(l.c.URL) {
+		return // no valid url: reported already
+	}
+	for _, key := range webcamKeys {
+		if line, own := l.lines[key]; own {
+			p.errorf(line, join(l.path, key), "only a webcam (url /dev/videoN) has %s; this camera's url is %s: remove it",
+				key, pipeline.RedactURL(l.c.URL))
+		}
+	}
+	l.c.InputFormat, l.c.VideoSize, l.c.Framerate = "", "", 0
 }

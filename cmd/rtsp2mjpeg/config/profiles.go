@@ -20,7 +20,7 @@ type profileField func(p *parser, n *yaml.Node, key string) (set func(*pipeline.
 // profileFields parse each profile key; the range checks are pipeline's
 // ProfileConfig.Validate.
 var profileFields = map[string]profileField{
-	"url":     fieldOf(parseString, func(c *pipeline.ProfileConfig) *string { return &c.URL }),
+	"url":     fieldOf(parseURL, func(c *pipeline.ProfileConfig) *string { return &c.URL }),
 	"fps":     fieldOf(parseNumber, func(c *pipeline.ProfileConfig) *float64 { return &c.FPS }),
 	"width":   fieldOf(parseInt, func(c *pipeline.ProfileConfig) *int { return &c.Width }),
 	"quality": fieldOf(parseInt, func(c *pipeline.ProfileConfig) *int { return &c.Quality }),
