@@ -101,8 +101,10 @@ func TestWebcamMissingRestartsWhenPluggedIn(t *testing.T) {
 	if len(runs) == 0 || !strings.Contains(runs[0], "-f v4l2 -analyzeduration 0 -flags low_delay -input_format mjpeg -probesize 32 -i "+dev+" -an -c:v copy") {
 		t.Errorf("run after the listing: %q; want mjpeg in, codec copy", runs)
 	}
-	if st := cam.Status(); st.Codec != CodecCopy || st.State != StateStreaming {
-		t.Errorf("status %+v, want streaming in codec copy", st)
+	// The state follows the frame a moment later.
+	eventually(t, 5*time.Second, "streaming", func() bool { return cam.Status().State == StateStreaming })
+	if st := cam.Status(); st.Codec != CodecCopy {
+		t.Errorf("codec %q, want copy", st.Codec)
 	}
 }
 
@@ -115,8 +117,8 @@ func TestWebcamBusy(t *testing.T) {
 	eventually(t, 10*time.Second, "two failed starts", func() bool { return cam.Status().Restarts >= 2 })
 	st := cam.Status()
 	want := dev + " is busy: another program is reading it (only one reader at a time); "
-	if st.State != StateBackoff || !strings.HasPrefix(st.LastError, want) || !strings.HasSuffix(st.LastError, dev+": Device or resource busy") {
-		t.Errorf("state %s, last_error %q; want backoff and %q...", st.State, st.LastError, want)
+	if st.State == StateStreaming || !strings.HasPrefix(st.LastError, want) || !strings.HasSuffix(st.LastError, dev+": Device or resource busy") {
+		t.Errorf("state %s, last_error %q; want %q...", st.State, st.LastError, want)
 	}
 	// The node is there: the watch does not cut the backoff short.
 	if logged(hook, "camera answers again, restarting now") {
@@ -225,7 +227,11 @@ func TestWebcamFormatsListedOncePerStartThatNeedsIt(t *testing.T) {
 func TestWebcamListingFailsButCameraRuns(t *testing.T) {
 	for _, mode := range []string{"garbage", "hang"} {
 		t.Run(mode, func(t *testing.T) {
-			cam, dev, argsfile, hook := fakeWebcam(t, "frames=-1,listformats="+mode, func(c *CameraConfig) { c.StartTimeout = time.Second })
+			cam, dev, argsfile, hook := fakeWebcam(t, "frames=-1,listformats="+mode, func(c *CameraConfig) {
+				if mode == "hang" {
+					c.StartTimeout = 2 * time.Second // the listing's timeout too
+				}
+			})
 			if err := os.WriteFile(dev, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
