@@ -339,10 +339,12 @@ func (c *Camera) Run(ctx context.Context) error {
 	var cameBack time.Time    // when the dial probe last saw the camera return
 	var unreachable time.Time // when a start last failed to connect
 	for {
-		cfg, redact, src := c.config()
+		cfg, _, _ := c.config()
 		if cfg.OnDemand && !c.waitForViewer(ctx) {
 			return nil
 		}
+		// Read again: a reload may have come while the camera waited idle.
+		cfg, redact, src := c.config()
 		started := time.Now()
 		healthy, err := c.runSource(ctx, src, cfg, redact)
 		if ctx.Err() != nil {
@@ -553,6 +555,11 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			}
 		}
 		watchdog.Reset(cfg.StallTimeout)
+		if cfg.Codec == CodecCopy {
+			// A camera's own JPEGs (a webcam's AVI1 frames) may lack
+			// Huffman tables, which browsers and decoders need.
+			data = WithHuffmanTables(data)
+		}
 		c.publish(data, now)
 	}
 	watchdog.Stop()

@@ -251,3 +251,33 @@ func TestCameraCloseEndsViewers(t *testing.T) {
 		t.Fatal("Next still waiting after Close")
 	}
 }
+
+// TestOnDemandReloadWhileIdle: an on-demand camera reconfigured while it
+// waits for a viewer starts with the new config.
+func TestOnDemandReloadWhileIdle(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, _, _ := fakeCamera(t, "frames=-1,argsfile="+argsfile, func(c *CameraConfig) {
+		c.OnDemand = true
+		c.IdleTimeout = 50 * time.Millisecond
+	})
+	runCamera(t, cam)
+	// One viewer and its leaving: then the camera is idle in its wait for
+	// the next viewer (the state is set there, under the camera's lock).
+	release := cam.Acquire()
+	eventually(t, 10*time.Second, "streaming", func() bool { return cam.Status().State == StateStreaming })
+	release()
+	eventually(t, 10*time.Second, "the camera idle again", func() bool { return cam.Status().State == StateIdle })
+	cfg, _, _ := cam.config()
+	cfg.Width = 160
+	cam.Reconfigure(cfg)
+	release = cam.Acquire()
+	defer release()
+	eventually(t, 10*time.Second, "a second run", func() bool {
+		b, _ := os.ReadFile(argsfile)
+		return strings.Count(string(b), "\n") >= 2
+	})
+	b, _ := os.ReadFile(argsfile)
+	if runs := strings.Split(strings.TrimSpace(string(b)), "\n"); !strings.Contains(runs[1], "scale=160:-2") {
+		t.Errorf("the first run after the reload used the old config: %s", runs[1])
+	}
+}
