@@ -37,6 +37,9 @@ type CameraConfig struct {
 	// A webcam's capture settings (url /dev/videoN), each "" or 0 for the
 	// device's own; a config error on other kinds. Codec auto with no
 	// InputFormat asks for mjpeg when the device offers it (source_v4l2.go).
+	// Poll makes an http(s) camera a still-image one: its URL answers one
+	// JPEG, fetched this often (0: the URL is a stream).
+	Poll        time.Duration
 	InputFormat string  // ffmpeg's -input_format: mjpeg, yuyv422...
 	VideoSize   string  // WIDTHxHEIGHT, as 1280x720
 	Framerate   float64 // frames per second asked of the device
@@ -148,6 +151,14 @@ func (c CameraConfig) Validate() error {
 	}
 	if err := c.validateV4L2(); err != nil {
 		return err
+	}
+	if c.Poll < 0 {
+		return fmt.Errorf("poll: %v is negative", c.Poll)
+	}
+	if c.Poll > 0 {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("poll: only an http(s) camera can be polled (a URL that answers one JPEG), not %s", RedactURL(c.URL))
+		}
 	}
 	seen := make(map[string]bool, len(c.Profiles))
 	for _, p := range c.Profiles {

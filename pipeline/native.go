@@ -47,6 +47,9 @@ func (c *Camera) nativeWanted(cfg CameraConfig) (nativeSource, bool) {
 	if c.notNative {
 		return nil, false
 	}
+	if cfg.Poll > 0 {
+		return ns, true // a still-image camera: only the native reader fetches it
+	}
 	switch cfg.Codec {
 	case CodecCopy:
 		return ns, true
@@ -109,6 +112,9 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 	c.mu.Lock()
 	interval := c.interval // running mean of the frame interval, learnt over runs
 	c.mu.Unlock()
+	if interval == 0 {
+		interval = cfg.Poll // a polled camera's interval is known
+	}
 	measured := false // an interval was seen in this run
 	defer func() {
 		c.mu.Lock()

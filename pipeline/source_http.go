@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // httpSource is a camera that serves its video over HTTP (http:// or
@@ -55,13 +57,11 @@ func (s httpSource) open(ctx context.Context, c CameraConfig) (partSource, error
 		DisableCompression:    true,
 	}
 	client := &http.Client{Transport: tr}
-	resp, err := httpGet(ctx, client, s.raw, "")
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && s.u.User != nil {
-		if auth := digestAuth(resp.Header.Values("WWW-Authenticate"), s.u); auth != "" {
-			resp.Body.Close()
-			resp, err = httpGet(ctx, client, s.raw, auth)
-		}
+	if c.Poll > 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		return &pollParts{src: s, ctx: ctx, cancel: cancel, client: client, tr: tr, period: c.Poll}, nil
 	}
+	resp, err := s.get(ctx, client)
 	if err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
@@ -96,6 +96,76 @@ func (h *httpParts) Close() error {
 	h.tr.CloseIdleConnections()
 	return err
 }
+
+// get sends a GET for the camera's URL, with the URL's credentials: Basic
+// (net/http sends them), or Digest when the camera answers 401 with a
+// Digest challenge.
+func (s httpSource) get(ctx context.Context, client *http.Client) (*http.Response, error) {
+	resp, err := httpGet(ctx, client, s.raw, "")
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && s.u.User != nil {
+		if auth := digestAuth(resp.Header.Values("WWW-Authenticate"), s.u); auth != "" {
+			resp.Body.Close()
+			resp, err = httpGet(ctx, client, s.raw, auth)
+		}
+	}
+	return resp, err
+}
+
+// pollParts is a still-image camera (poll: PERIOD): its URL answers one
+// JPEG, fetched once a period, each published as a frame. A GET needs no
+// ffmpeg.
+type pollParts struct {
+	src    httpSource
+	ctx    context.Context
+	cancel context.CancelFunc // Close: ends a wait or a request under way
+	client *http.Client
+	tr     *http.Transport
+	period time.Duration
+	next   time.Time // when to fetch again; zero: at once
+	buf    []byte
+}
+
+func (p *pollParts) Next() (Part, error) {
+	if !p.next.IsZero() {
+		t := time.NewTimer(time.Until(p.next))
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
+			return Part{}, p.ctx.Err()
+		case <-t.C:
+		}
+	}
+	p.next = time.Now().Add(p.period)
+	resp, err := p.src.get(p.ctx, p.client)
+	if err != nil {
+		return Part{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Part{}, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	b := bytes.NewBuffer(p.buf[:0])
+	if _, err := b.ReadFrom(io.LimitReader(resp.Body, maxPolledJPEG+1)); err != nil {
+		return Part{}, fmt.Errorf("read the picture: %w", err)
+	}
+	p.buf = b.Bytes()
+	switch {
+	case len(p.buf) > maxPolledJPEG:
+		return Part{}, fmt.Errorf("the picture is larger than %d MiB", maxPolledJPEG>>20)
+	case len(p.buf) < 4 || p.buf[0] != 0xFF || p.buf[1] != 0xD8:
+		return Part{}, fmt.Errorf("the answer is not a JPEG (Content-Type %q)", resp.Header.Get("Content-Type"))
+	}
+	return Part{JPEG: p.buf}, nil
+}
+
+func (p *pollParts) Close() error {
+	p.cancel()
+	p.tr.CloseIdleConnections()
+	return nil
+}
+
+// maxPolledJPEG bounds a polled picture, as the splitter bounds a frame.
+const maxPolledJPEG = 16 << 20
 
 func httpGet(ctx context.Context, client *http.Client, rawURL, auth string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)

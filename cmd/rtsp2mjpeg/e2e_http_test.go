@@ -36,6 +36,9 @@ type sloppyCam struct {
 	srv        *httptest.Server
 	frames     [][]byte // what it sends, in turn
 	user, pass string
+
+	mu   sync.Mutex // guards shot
+	shot int        // snapshots served
 }
 
 func newSloppyCam(t *testing.T, user, pass string) *sloppyCam {
@@ -83,6 +86,15 @@ func (c *sloppyCam) serve(w http.ResponseWriter, r *http.Request) {
 	if c.user != "" && !c.digestOK(r) {
 		w.Header().Set("WWW-Authenticate", `Digest realm="cam", nonce="n0nce42", qop="auth", opaque="op"`)
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if r.URL.Path == "/snapshot.jpg" { // a still-image camera: the next frame, once
+		c.mu.Lock()
+		j := c.frames[c.shot%len(c.frames)]
+		c.shot++
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "image/jpeg")
+		_, _ = w.Write(j)
 		return
 	}
 	quirk := strings.TrimPrefix(r.URL.Path, "/stream/")
@@ -335,4 +347,35 @@ func TestRelay(t *testing.T) {
 	p := vb.nextLive(t, 20*time.Second)
 	t.Logf("B's viewer live again %v after A was started again", p.at.Sub(back).Round(time.Millisecond))
 	_ = a2
+}
+
+// TestStillImageCameraPolled: `poll: 500ms` fetches a URL that answers one
+// JPEG on that period, with no ffmpeg, and each becomes a frame.
+func TestStillImageCameraPolled(t *testing.T) {
+	cam := newSloppyCam(t, "", "")
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: still\n    url: %s/snapshot.jpg\n    poll: 500ms\n", cam.srv.URL)))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/video")
+	seen := map[[32]byte]bool{}
+	first := v.nextLive(t, 10*time.Second)
+	var last part
+	for len(seen) < 4 {
+		last = v.nextLive(t, 5*time.Second)
+		checkPart(t, last)
+		seen[sha256.Sum256(last.body)] = true
+	}
+	period := last.at.Sub(first.at) / 4
+	t.Logf("4 distinct pictures, one every %v", period.Round(time.Millisecond))
+	if period < 300*time.Millisecond || period > 2*time.Second {
+		t.Errorf("a picture every %v, want about 500ms", period)
+	}
+	if n := len(d.ffmpegPIDs()); n != 0 {
+		t.Errorf("%d ffmpeg processes for a polled camera, want 0", n)
+	}
+	resp, body := d.get(t, "/snapshot")
+	if resp.StatusCode != 200 {
+		t.Errorf("snapshot: %d %s", resp.StatusCode, body)
+	}
 }

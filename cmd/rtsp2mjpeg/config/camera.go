@@ -16,14 +16,16 @@ var cameraKeys = []string{
 	"name", "url", "fps", "width", "quality", "on_demand",
 	"idle_timeout", "start_timeout", "stall_timeout", "rtsp_transport", "codec",
 	"input_format", "video_size", "framerate", // webcams only (DESIGN.md "Sources")
+	"poll",     // still-image http(s) cameras only
 	"profiles", // DESIGN.md "Contract additions"
 }
 
 // webcamKeys are the keys that only a webcam (url /dev/videoN) has.
 var webcamKeys = []string{"input_format", "video_size", "framerate"}
 
-// defaultsKeys are the keys of defaults: any camera key but name and url.
-var defaultsKeys = cameraKeys[2:]
+// defaultsKeys are the keys of defaults: any camera key but name, url and
+// poll (a URL that answers one JPEG is one camera's own).
+var defaultsKeys = slices.DeleteFunc(slices.Clone(cameraKeys[2:]), func(k string) bool { return k == "poll" })
 
 // field parses the value of one camera key and returns what sets it.
 type field func(p *parser, n *yaml.Node, key string) (set func(*pipeline.CameraConfig), ok bool)
@@ -67,6 +69,7 @@ var fields = map[string]field{
 	"rtsp_transport": fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.RTSPTransport }),
 	"codec":          fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Codec }),
 	"input_format":   fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.InputFormat }),
+	"poll":           fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.Poll }),
 	"video_size":     fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.VideoSize }),
 	"framerate":      fieldOf(parseFramerate, func(c *pipeline.CameraConfig) *float64 { return &c.Framerate }),
 }
@@ -102,6 +105,9 @@ func (p *parser) apply(l *layer, n *yaml.Node, known []string) {
 		probe := pipeline.DefaultCameraConfig("camera", "rtsp://192.0.2.1/")
 		if slices.Contains(webcamKeys, key) {
 			probe.URL = "/dev/video0" // checked on a webcam; checkWebcam checks the camera's kind
+		}
+		if key == "poll" {
+			probe.URL = "http://192.0.2.1/snapshot.jpg" // the camera's own Validate checks its kind
 		}
 		set(&probe)
 		if key == "url" {
