@@ -157,6 +157,7 @@ func (b *bench) report() string {
 	b.reportStartup(p)
 	b.reportCams(p)
 	b.reportWall(p)
+	b.reportRelay(p)
 
 	if len(r.errs) > 0 {
 		p("### Errors")

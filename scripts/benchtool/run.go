@@ -170,6 +170,7 @@ type results struct {
 	writers      []writerRes
 	cams         []camRes
 	wall         *wallRes
+	relay        *relayRes
 	errs         []string
 	meanFrame    int
 	elapsed      time.Duration
@@ -353,6 +354,11 @@ func (b *bench) runAll() {
 	}
 	// 5. The page's wall: bytes per tile.
 	b.wall(cam.url)
+	if b.ctx.Err() != nil {
+		return
+	}
+	// 6. One relay hop: delay and CPU.
+	b.relay(cam.url)
 	if b.ctx.Err() != nil {
 		return
 	}
