@@ -38,13 +38,10 @@ var errNotNative = errors.New("not an MJPEG stream")
 // its frames are forwarded as they are (codec copy, or auto with no
 // filter), and the native reader has not been refused by this camera.
 func (c *Camera) nativeWanted(cfg CameraConfig) (nativeSource, bool) {
-	ns, ok := c.src.(nativeSource)
-	if !ok {
-		return nil, false
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.notNative {
+	ns, ok := c.src.(nativeSource)
+	if !ok || c.notNative {
 		return nil, false
 	}
 	if cfg.Poll > 0 {
@@ -64,8 +61,12 @@ func (c *Camera) nativeWanted(cfg CameraConfig) (nativeSource, bool) {
 // longer, so that a camera sending a frame every 10 s is not restarted in
 // a loop. interval is the mean interval seen so far (0: none yet).
 func stallAfter(stallTimeout, interval time.Duration) time.Duration {
-	return max(stallTimeout, min(3*interval, 10*time.Minute))
+	return max(stallTimeout, 3*min(interval, maxInterval))
 }
+
+// maxInterval caps the frame interval the watchdog allows for: a camera
+// silent for 30 minutes is stalled, whatever its rate.
+const maxInterval = 10 * time.Minute
 
 // runNative reads the camera with ns until ctx ends, the camera fails or
 // stalls; it reports how long frames flowed and why it ended, as runOnce.
@@ -88,7 +89,7 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 	started := time.Now()
 	src, err := ns.open(runCtx, cfg)
 	if err != nil {
-		if errors.Is(err, errNotNative) {
+		if errors.Is(err, errNotNative) && context.Cause(runCtx) == nil {
 			c.log.WithField("reason", redact.Redact(err.Error())).Info("not an MJPEG stream: ffmpeg reads this camera from now on")
 			c.mu.Lock()
 			c.notNative = true
@@ -119,16 +120,20 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 	defer func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if errors.Is(err, errReconfigured) {
+			return // the reload reset what was learnt, for another camera maybe
+		}
 		if errors.Is(err, errStalled) && !measured {
 			// Stalled before a slow camera's second frame: allow it more
 			// time from the next run on, up to stallAfter's cap.
-			interval = max(2*c.interval, cfg.StallTimeout)
+			interval = min(max(2*c.interval, cfg.StallTimeout), maxInterval)
 		}
 		c.interval = interval
 	}()
 	var gotFirst atomic.Bool
 	opening := true // the next part is the stream's first
-	watchdog := time.AfterFunc(cfg.StartTimeout, func() {
+	// A slow camera's first frame may take longer than start_timeout.
+	watchdog := time.AfterFunc(max(cfg.StartTimeout, stallAfter(cfg.StallTimeout, interval)), func() {
 		if !gotFirst.Load() {
 			cancel(errNoFirstFrame)
 			return
@@ -159,7 +164,10 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 				// A relayed stream opens with the newest frame its source
 				// holds, which may be old: not a live frame. (Only a
 				// wall-clock X-Timestamp, as rtsp2mjpeg's, can say so;
-				// other cameras stamp the time since they booted.)
+				// other cameras stamp the time since they booted.) The
+				// source answers, though: give its next frame the time a
+				// frame of it takes.
+				watchdog.Reset(max(cfg.StartTimeout, stallAfter(cfg.StallTimeout, interval)))
 				continue
 			}
 		}

@@ -39,7 +39,8 @@ func TestStallAfter(t *testing.T) {
 		{5 * time.Second, 0, 5 * time.Second},
 		{5 * time.Second, 67 * time.Millisecond, 5 * time.Second},
 		{2 * time.Second, 4 * time.Second, 12 * time.Second},
-		{5 * time.Second, time.Hour, 10 * time.Minute},
+		{5 * time.Second, time.Hour, 30 * time.Minute},
+		{5 * time.Second, 1 << 62, 30 * time.Minute}, // no overflow
 	} {
 		if got := stallAfter(c.stall, c.interval); got != c.want {
 			t.Errorf("stallAfter(%v, %v) = %v, want %v", c.stall, c.interval, got, c.want)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -50,7 +51,10 @@ func (httpSource) unreachable(err error) bool { return isConnectError(err) }
 // URL are sent with Basic auth, or Digest when the camera asks for it.
 func (s httpSource) open(ctx context.Context, c CameraConfig) (partSource, error) {
 	tr := &http.Transport{
-		Proxy:                 nil, // a camera on the LAN: no proxy from the environment
+		Proxy: nil, // a camera on the LAN: no proxy from the environment
+		// As ffmpeg (tls_verify 0 by default), which read these cameras
+		// before: most https cameras have a self-signed certificate.
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true},
 		DialContext:           (&net.Dialer{Timeout: c.StallTimeout}).DialContext,
 		TLSHandshakeTimeout:   c.StallTimeout,
 		ResponseHeaderTimeout: c.StallTimeout,
