@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,31 +79,13 @@ func (b *bench) relay(url string) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.o.window+5*time.Second)
 	defer cancel()
 	read := func(addr string, each func(h [32]byte, at, stamp time.Time)) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/cameras/x/video", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		mr := multipart.NewReader(resp.Body, params["boundary"])
-		end := time.Now().Add(b.o.window)
-		for time.Now().Before(end) {
-			p, err := mr.NextPart()
-			if err != nil {
-				return err
+		return readParts(ctx, "http://"+addr+"/cameras/x/video", b.o.window, func(h textproto.MIMEHeader, body []byte, at time.Time) {
+			if h.Get("X-No-Signal") == "1" {
+				return
 			}
-			body, err := io.ReadAll(p)
-			if err != nil {
-				return err
-			}
-			if p.Header.Get("X-No-Signal") == "1" {
-				continue
-			}
-			ts, _ := strconv.ParseFloat(p.Header.Get("X-Timestamp"), 64)
-			each(sha256.Sum256(body), time.Now(), time.UnixMilli(int64(ts*1000)))
-		}
-		return nil
+			ts, _ := strconv.ParseFloat(h.Get("X-Timestamp"), 64)
+			each(sha256.Sum256(body), at, time.UnixMilli(int64(ts*1000)))
+		})
 	}
 	var wg sync.WaitGroup
 	var errA, errB error

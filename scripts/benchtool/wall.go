@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"sort"
@@ -75,53 +72,26 @@ func (b *bench) wall(url string) {
 	}
 	read := func(path string, done chan<- count) {
 		c := count{per: map[string]*tileRate{}}
-		defer func() { done <- c }()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.addr+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			c.err = err
-			return
-		}
-		defer resp.Body.Close()
-		_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if resp.StatusCode != 200 || err != nil {
-			c.err = fmt.Errorf("GET %s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
-			return
-		}
-		mr := multipart.NewReader(resp.Body, params["boundary"])
 		var start time.Time
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				c.err = err
-				return
-			}
-			n, err := io.Copy(io.Discard, p)
-			if err != nil {
-				c.err = err
-				return
-			}
-			now := time.Now()
+		c.err = readParts(ctx, "http://"+d.addr+path, b.o.window, func(h textproto.MIMEHeader, body []byte, at time.Time) {
 			if start.IsZero() { // the newest frames held come at once: not counted
-				start = now
+				start = at
 			}
-			if now.Sub(start) > b.o.window {
+			if at.Sub(start) < 500*time.Millisecond || h.Get("X-No-Signal") == "1" {
 				return
 			}
-			if now.Sub(start) < 500*time.Millisecond || p.Header.Get("X-No-Signal") == "1" {
-				continue
-			}
-			name := p.Header.Get("X-Camera")
+			name := h.Get("X-Camera")
 			t := c.per[name]
 			if t == nil {
 				t = &tileRate{name: name}
 				c.per[name] = t
 			}
-			t.bytes += n
+			t.bytes += int64(len(body))
 			t.parts++
-			c.bytes += n
+			c.bytes += int64(len(body))
 			c.parts++
-		}
+		})
+		done <- c
 	}
 	wallDone, mainDone := make(chan count, 1), make(chan count, 1)
 	go read("/wall/video", wallDone)
