@@ -102,6 +102,7 @@ func tooManyViewers(w http.ResponseWriter, body map[string]string) {
 func (a *api) newStream(fd feedOf, gap time.Duration, out frameWriter) *stream {
 	return &stream{
 		out:      out,
+		cam:      fd.cam,
 		feed:     fd.feed,
 		noSignal: a.placeholder(fd.cam.Name(), fd.profile),
 		every:    a.cfg.NoSignalEvery,
@@ -114,6 +115,7 @@ func (a *api) newStream(fd feedOf, gap time.Duration, out frameWriter) *stream {
 // new one, and a "no signal" part while it has none.
 type stream struct {
 	out      frameWriter
+	cam      Camera // the feed's camera: its state and usual frame interval
 	feed     pipeline.Feed
 	noSignal *noSignal
 	every    time.Duration  // no-signal period
@@ -183,13 +185,29 @@ func (s *stream) run(ctx context.Context) error {
 			// No frame for s.every: show the outage, which also keeps
 			// proxies from cutting an idle connection.
 			last := s.feed.Latest()
-			f = s.noSignal.frame(last, time.Now())
-			last.Release() // only its time and number were read
+			if last != nil && !last.NoSignal && s.slowButHealthy() {
+				f = last // sent again: a picture, not "no signal"
+			} else {
+				f = s.noSignal.frame(last, time.Now())
+				last.Release() // only its time and number were read
+			}
 		}
 		if err := s.write(f); err != nil {
 			return err
 		}
 	}
+}
+
+// slowButHealthy tells a camera that usually sends a frame less often than
+// the no-signal period (a still-image camera, an HTTP camera at a frame
+// every few seconds) while its supervisor finds it healthy: its viewers
+// get its last frame again, not a "no signal" picture between any two of
+// its frames. When it really stops, its state leaves streaming and the
+// "no signal" picture comes. Cameras read by ffmpeg have no learnt
+// interval: for them nothing changes.
+func (s *stream) slowButHealthy() bool {
+	st := s.cam.Status()
+	return st.State == pipeline.StateStreaming && st.FrameInterval >= s.every
 }
 
 // sendLatest writes the feed's newest frame, if it has one, ahead of run:
@@ -205,7 +223,7 @@ func (s *stream) sendLatest() error {
 // frames skipped since the last one sent and releases the frame written.
 func (s *stream) write(f *pipeline.Frame) error {
 	sent, err := s.out.writeFrame(f)
-	if sent.Seq != 0 { // a frame of the feed, not a placeholder of ours
+	if sent.Seq > s.seq { // a new frame of the feed: not a placeholder of ours, nor a frame sent again
 		if s.seq != 0 && s.gap == 0 {
 			// A viewer without a rate cap should see every frame: those
 			// published while it was still writing the last one are lost

@@ -217,19 +217,20 @@ func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Status{
-		Name:        c.name,
-		URL:         RedactURL(c.cfg.URL),
-		State:       c.state,
-		FPS:         m.FPS,
-		Frames:      m.Frames,
-		Bytes:       m.Bytes,
-		LastFrameAt: m.LastFrameAt,
-		Restarts:    c.restarts,
-		LastError:   c.lastErr,
-		Clients:     m.Clients,
-		Codec:       c.cfg.Codec,
-		Profiles:    []ProfileStatus{},
-		Running:     c.stopRun != nil,
+		Name:          c.name,
+		URL:           RedactURL(c.cfg.URL),
+		State:         c.state,
+		FPS:           m.FPS,
+		Frames:        m.Frames,
+		Bytes:         m.Bytes,
+		LastFrameAt:   m.LastFrameAt,
+		Restarts:      c.restarts,
+		LastError:     c.lastErr,
+		Clients:       m.Clients,
+		Codec:         c.cfg.Codec,
+		Profiles:      []ProfileStatus{},
+		FrameInterval: c.interval,
+		Running:       c.stopRun != nil,
 	}
 	if c.cfg.Codec == CodecAuto && c.codec != "" {
 		s.Codec = c.codec

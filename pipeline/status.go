@@ -32,6 +32,10 @@ type Status struct {
 	// Profiles are the camera's extra outputs, in config order; empty when
 	// it has none.
 	Profiles []ProfileStatus `json:"profiles"`
+	// FrameInterval is the usual time between two frames of a camera the
+	// daemon reads itself (an HTTP MJPEG or still-image camera), as its
+	// stall watchdog learnt it; 0 when unknown (every ffmpeg camera).
+	FrameInterval time.Duration `json:"-"`
 }
 
 // ProfileStatus is the state and counters of one profile of a camera. A

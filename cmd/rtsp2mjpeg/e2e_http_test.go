@@ -263,17 +263,27 @@ func TestHTTPMJPEGSlowCamera(t *testing.T) {
 	defer cancel()
 	v := watch(ctx, t, d.base+"/video")
 	v.nextLive(t, 10*time.Second)
-	deadline := time.Now().Add(24 * time.Second) // six of its frames
-	live := 0
+	start := time.Now()
+	deadline := start.Add(24 * time.Second) // six of its frames
+	live, noSignalLate := 0, 0
 	for time.Now().Before(deadline) {
-		if p := v.next(t, 10*time.Second); !p.noSignal {
+		p := v.next(t, 10*time.Second)
+		switch {
+		case !p.noSignal:
 			live++
+		case p.at.Sub(start) > 12*time.Second:
+			noSignalLate++
 		}
 	}
 	restarts := d.status(t, "slow")["restarts"].(float64)
-	t.Logf("slow camera: %d live frames in 24 s, %v restarts", live, restarts)
+	t.Logf("slow camera: %d live parts in 24 s (frames and frames sent again), %v restarts, %d no-signal parts once its rate was learnt", live, restarts, noSignalLate)
 	if restarts > 2 || live < 4 {
-		t.Errorf("slow camera: %d live frames in 24 s and %v restarts, want >= 4 frames and <= 2 restarts (learning its rate)", live, restarts)
+		t.Errorf("slow camera: %d live parts in 24 s and %v restarts, want >= 4 and <= 2 restarts (learning its rate)", live, restarts)
+	}
+	// Once its rate is known, its viewers see its last picture between two
+	// frames, not "no signal".
+	if noSignalLate > 0 {
+		t.Errorf("%d no-signal parts in the last 12 s from a slow camera that is healthy", noSignalLate)
 	}
 }
 
