@@ -60,6 +60,7 @@ type Camera struct {
 	trans     transcoders        // profiles of a codec-copy camera, made while watched
 	notNative bool               // the native reader was refused: ffmpeg reads this camera
 	interval  time.Duration      // mean frame interval of a natively read camera, for its stall watchdog
+	native    bool               // the run under way reads the camera in Go, with no ffmpeg
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -219,6 +220,7 @@ func (c *Camera) Status() Status {
 	s := Status{
 		Name:          c.name,
 		URL:           RedactURL(c.cfg.URL),
+		Source:        c.src.kind(c.cfg),
 		State:         c.state,
 		FPS:           m.FPS,
 		Frames:        m.Frames,
@@ -230,7 +232,7 @@ func (c *Camera) Status() Status {
 		Codec:         c.cfg.Codec,
 		Profiles:      []ProfileStatus{},
 		FrameInterval: c.interval,
-		Running:       c.stopRun != nil,
+		Running:       c.stopRun != nil && !c.native,
 	}
 	if c.cfg.Codec == CodecAuto && c.codec != "" {
 		s.Codec = c.codec

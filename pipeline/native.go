@@ -76,6 +76,7 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 	c.mu.Lock()
 	c.state = StateStarting
 	c.stopRun = cancel
+	c.native = true
 	c.trans.setCopy(c, true)
 	if cfg.Codec == CodecAuto {
 		c.codec = CodecCopy
@@ -84,6 +85,7 @@ func (c *Camera) runNative(ctx context.Context, cfg CameraConfig, redact *Redact
 	defer func() {
 		c.mu.Lock()
 		c.stopRun = nil
+		c.native = false
 		c.mu.Unlock()
 	}()
 	started := time.Now()

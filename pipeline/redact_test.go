@@ -17,6 +17,10 @@ func TestRedactURL(t *testing.T) {
 		{"rtsp:user:pa55@h/x", "rtsp:xxxxx@h/x"},
 		{"user:pa55@h/x", "user:xxxxx@h/x"},
 		{"rtsp://h/a@b", "rtsp://h/a@b"},
+		{"http://127.0.0.1:8007/cameras/x/video?token=s3cret&profile=thumb", "http://127.0.0.1:8007/cameras/x/video?token=xxxxx&profile=thumb"},
+		{"http://cam/videostream.cgi?user=admin&PWD=hunter2", "http://cam/videostream.cgi?user=admin&PWD=xxxxx"},
+		{"http://u:p@cam/snapshot.cgi?pass=x%26y&res=1", "http://u:xxxxx@cam/snapshot.cgi?pass=xxxxx&res=1"},
+		{"http://cam/x?tokenish=1&key=", "http://cam/x?tokenish=1&key="},
 	}
 	for _, tt := range tests {
 		if got := RedactURL(tt.in); got != tt.want {
@@ -37,6 +41,13 @@ func TestRedactorMasksEveryForm(t *testing.T) {
 			if strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) = %q still holds %q", line, got, secret)
 			}
+		}
+	}
+	q := NewRedactor("http://h/video?token=t%2Bk3n&user=admin&pwd=hunter2")
+	got := q.Redact(`GET http://h/video?token=t%2Bk3n: 401 (token "t+k3n", pwd hunter2)`)
+	for _, secret := range []string{"t%2Bk3n", "t+k3n", "hunter2"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("query secrets: %q still holds %q", got, secret)
 		}
 	}
 	if got := NewRedactor("rtsp://h/x").Redact("abc"); got != "abc" {

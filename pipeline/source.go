@@ -23,6 +23,8 @@ type source interface {
 	// unreachable tells, from the error of a failed run, that the source
 	// could not be reached at all (as opposed to reached and failing).
 	unreachable(err error) bool
+	// kind names the kind in status: rtsp, http, http-poll, webcam, file.
+	kind(c CameraConfig) string
 }
 
 // runWrapper is a source kind that does more around each run of ffmpeg

@@ -15,3 +15,5 @@ func (s fileSource) input(CameraConfig, bool) (map[string]string, string) {
 func (fileSource) watch() func(ctx context.Context) bool { return nil }
 
 func (fileSource) unreachable(error) bool { return false }
+
+func (fileSource) kind(CameraConfig) string { return "file" }

@@ -42,6 +42,13 @@ func (s httpSource) watch() func(ctx context.Context) bool {
 
 func (httpSource) unreachable(err error) bool { return isConnectError(err) }
 
+func (httpSource) kind(c CameraConfig) string {
+	if c.Poll > 0 {
+		return "http-poll"
+	}
+	return "http"
+}
+
 // open reads the camera itself when it sends MJPEG over HTTP
 // (multipart/x-mixed-replace): in codec copy there is nothing for ffmpeg
 // to do. ffmpeg's mpjpeg demuxer would also read it, but it needs a
@@ -77,7 +84,7 @@ func (s httpSource) open(ctx context.Context, c CameraConfig) (partSource, error
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return fail(fmt.Errorf("HTTP %s: the camera refused the user and password of the URL", resp.Status))
+		return fail(fmt.Errorf("HTTP %s: %s", resp.Status, s.refused()))
 	case resp.StatusCode != http.StatusOK:
 		return fail(fmt.Errorf("HTTP %s", resp.Status))
 	}
@@ -86,6 +93,18 @@ func (s httpSource) open(ctx context.Context, c CameraConfig) (partSource, error
 		return fail(fmt.Errorf("%w: Content-Type %q", errNotNative, ct))
 	}
 	return &httpParts{PartReader: NewPartReader(resp.Body, ct), body: resp.Body, tr: tr}, nil
+}
+
+// refused says why a 401 came back, by what the URL carried.
+func (s httpSource) refused() string {
+	switch {
+	case s.u.User != nil:
+		return "the camera refused the user and password of the URL"
+	case len(QuerySecrets(s.raw)) > 0:
+		return "the camera refused the token of the URL"
+	default:
+		return "the camera asks for credentials: put user:password@ in the URL (or ?token=… for another rtsp2mjpeg with tokens)"
+	}
 }
 
 // httpParts is an open MJPEG-over-HTTP response.
@@ -145,6 +164,9 @@ func (p *pollParts) Next() (Part, error) {
 		return Part{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return Part{}, fmt.Errorf("HTTP %s: %s", resp.Status, p.src.refused())
+	}
 	if resp.StatusCode != http.StatusOK {
 		return Part{}, fmt.Errorf("HTTP %s", resp.Status)
 	}

@@ -31,3 +31,5 @@ func (s rtspSource) watch() func(ctx context.Context) bool {
 }
 
 func (rtspSource) unreachable(err error) bool { return isConnectError(err) }
+
+func (rtspSource) kind(CameraConfig) string { return "rtsp" }

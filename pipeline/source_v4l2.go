@@ -72,6 +72,8 @@ func (s *v4l2Source) watch() func(ctx context.Context) bool {
 
 // unreachable: the device node is missing (unplugged, or not passed to the
 // container); the camera restarts as soon as watch sees it again.
+func (*v4l2Source) kind(CameraConfig) string { return "webcam" }
+
 func (*v4l2Source) unreachable(err error) bool {
 	var d *deviceError
 	return errors.As(err, &d) && d.gone

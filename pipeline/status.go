@@ -18,7 +18,8 @@ const (
 // Status is a snapshot of one camera for the status API and metrics.
 type Status struct {
 	Name        string     `json:"name"`
-	URL         string     `json:"url"` // password redacted
+	URL         string     `json:"url"`    // password redacted
+	Source      string     `json:"source"` // the URL's kind: rtsp, http, http-poll, webcam, file
 	State       State      `json:"state"`
 	FPS         float64    `json:"fps"` // measured over the last seconds
 	Frames      uint64     `json:"frames"`

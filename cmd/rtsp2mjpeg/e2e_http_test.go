@@ -389,3 +389,55 @@ func TestStillImageCameraPolled(t *testing.T) {
 		t.Errorf("snapshot: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestRelayFromBoxWithAuth: box A has auth on; box B reads A's camera with
+// the user and password in the URL, or with one of A's tokens in ?token=.
+// Wrong or missing credentials are a clear error in B's status, and no
+// password or token shows in B's status or either box's log.
+func TestRelayFromBoxWithAuth(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Log: camLog(t)})
+	const pass, token, wrong = "relay-pa55word", "relay-t0ken-9f2c", "wrong-pa55word"
+	env := []string{"A_PASS=" + pass, "A_TOKEN=" + token}
+	a := startDaemonEnv(t, env, "--config", writeConfig(t, "", fmt.Sprintf(
+		"auth:\n  username: admin\n  password: ${A_PASS}\n  tokens: [${A_TOKEN}]\ncameras:\n  - name: x\n    url: %s\n", cam.URL())))
+	host := strings.TrimPrefix(a.base, "http://")
+	b := startDaemonEnv(t, env, "--config", writeConfig(t, "", fmt.Sprintf(`cameras:
+  - name: basic
+    url: http://admin:${A_PASS}@%[1]s/cameras/x/video
+  - name: token
+    url: http://%[1]s/cameras/x/video?token=${A_TOKEN}
+  - name: wrong
+    url: http://admin:%[2]s@%[1]s/cameras/x/video
+  - name: bare
+    url: http://%[1]s/cameras/x/video
+`, host, wrong)))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	for _, name := range []string{"basic", "token"} {
+		v := watch(ctx, t, b.base+"/cameras/"+name+"/video")
+		checkPart(t, v.nextLive(t, 20*time.Second))
+	}
+	want := map[string]string{
+		"wrong": "refused the user and password",
+		"bare":  "asks for credentials",
+	}
+	for name, msg := range want {
+		eventually(t, 15*time.Second, name+"'s error says why", func() bool {
+			e, _ := b.status(t, name)["last_error"].(string)
+			return strings.Contains(e, "401") && strings.Contains(e, msg)
+		})
+	}
+	_, list := b.get(t, "/api/cameras")
+	t.Logf("B's /api/cameras: %s", list)
+	for _, s := range []string{pass, token, wrong} {
+		if strings.Contains(string(list), s) {
+			t.Errorf("B's /api/cameras shows the secret %q", s)
+		}
+		if strings.Contains(a.log.String(), s) || strings.Contains(b.log.String(), s) {
+			t.Errorf("a log shows the secret %q", s)
+		}
+	}
+	if st := b.status(t, "token"); !strings.Contains(st["url"].(string), "token=xxxxx") {
+		t.Errorf("token camera's URL in status = %q, want token=xxxxx", st["url"])
+	}
+}

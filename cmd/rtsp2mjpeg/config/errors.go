@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
 // Error is one problem of a config file. Its text is
@@ -84,6 +86,9 @@ func (p *parser) secret(s string) {
 // or parses oddly (rtsp:/user:pass@host): after the last "/" and the first
 // ":" before the last "@".
 func (p *parser) urlSecrets(raw string) {
+	for _, s := range pipeline.QuerySecrets(raw) {
+		p.secret(s)
+	}
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		if pass, ok := u.User.Password(); ok {
 			p.secret(pass)
