@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -71,7 +72,8 @@ type fakeCamera struct {
 
 	mu       sync.Mutex // guards the fields below
 	state    pipeline.State
-	profiles []fakeProfile // config order
+	profiles []fakeProfile           // config order
+	interval map[string]time.Duration // learnt frame interval, by profile (main too)
 }
 
 // fakeProfile is a profile of a fakeCamera.
@@ -122,14 +124,27 @@ func (c *fakeCamera) Profile(name string) (pipeline.Feed, bool) {
 // with the camera's state and the profile's holders.
 func (c *fakeCamera) Status() pipeline.Status {
 	c.mu.Lock()
-	st := pipeline.Status{Name: c.name, URL: "rtsp://cam/" + c.name, State: c.state}
+	st := pipeline.Status{Name: c.name, URL: "rtsp://cam/" + c.name, State: c.state, FrameInterval: c.interval[pipeline.MainProfile]}
 	profiles := c.profiles
+	interval := maps.Clone(c.interval)
 	c.mu.Unlock()
 	st.Clients = c.holding()
 	for _, p := range profiles {
-		st.Profiles = append(st.Profiles, pipeline.ProfileStatus{Name: p.name, State: st.State, Clients: p.feed.holding()})
+		st.Profiles = append(st.Profiles, pipeline.ProfileStatus{Name: p.name, State: st.State, Clients: p.feed.holding(),
+			FrameInterval: interval[p.name]})
 	}
 	return st
+}
+
+// setInterval sets the frame interval the camera learnt for a profile
+// (pipeline.MainProfile: its main stream).
+func (c *fakeCamera) setInterval(profile string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.interval == nil {
+		c.interval = map[string]time.Duration{}
+	}
+	c.interval[profile] = d
 }
 
 func (c *fakeCamera) setState(s pipeline.State) {

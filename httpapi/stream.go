@@ -103,6 +103,7 @@ func (a *api) newStream(fd feedOf, gap time.Duration, out frameWriter) *stream {
 	return &stream{
 		out:      out,
 		cam:      fd.cam,
+		profile:  fd.profile,
 		feed:     fd.feed,
 		noSignal: a.placeholder(fd.cam.Name(), fd.profile),
 		every:    a.cfg.NoSignalEvery,
@@ -116,6 +117,7 @@ func (a *api) newStream(fd feedOf, gap time.Duration, out frameWriter) *stream {
 type stream struct {
 	out      frameWriter
 	cam      Camera // the feed's camera: its state and usual frame interval
+	profile  string // the feed's profile; main: the camera's main stream
 	feed     pipeline.Feed
 	noSignal *noSignal
 	every    time.Duration  // no-signal period
@@ -207,7 +209,15 @@ func (s *stream) run(ctx context.Context) error {
 // interval: for them nothing changes.
 func (s *stream) slowButHealthy() bool {
 	st := s.cam.Status()
-	return st.State == pipeline.StateStreaming && st.FrameInterval >= s.every
+	if s.profile == pipeline.MainProfile {
+		return st.State == pipeline.StateStreaming && st.FrameInterval >= s.every
+	}
+	for _, p := range st.Profiles { // a substream learns its own interval
+		if p.Name == s.profile {
+			return p.State == pipeline.StateStreaming && p.FrameInterval >= s.every
+		}
+	}
+	return false
 }
 
 // sendLatest writes the feed's newest frame, if it has one, ahead of run:

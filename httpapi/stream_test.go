@@ -307,3 +307,40 @@ func TestStreamEndsWithClient(t *testing.T) {
 	cancel()
 	waitFor(t, "the stream to release the camera", func() bool { return cam.holding() == 0 })
 }
+
+// TestStreamSlowCameraRepeatsItsFrame: a healthy camera that learnt it
+// sends a frame less often than the no-signal period (a still-image
+// camera) gets its last frame again between two frames, not "no signal";
+// a profile follows its own learnt interval (a substream of its own URL),
+// not its camera's; a camera that leaves streaming gets "no signal".
+func TestStreamSlowCameraRepeatsItsFrame(t *testing.T) {
+	cam := newFakeCamera("porch")
+	sub := cam.addProfile("sub")
+	srv := newServer(t, Config{NoSignalEvery: 50 * time.Millisecond}, cam)
+	cam.setInterval(pipeline.MainProfile, 10*time.Millisecond) // main is fast...
+	cam.setInterval("sub", 5*time.Second)                      // ...its substream slow
+	cam.Publish(payload(1, 100), time.Now())
+	sub.Publish(payload(7, 100), time.Now())
+
+	_, main := openStream(t, srv, "/cameras/porch/video")
+	_, slow := openStream(t, srv, "/cameras/porch/video?profile=sub")
+	nextPart(t, main)
+	nextPart(t, slow)
+	for i := range 3 {
+		if p := nextPart(t, slow); p.noSignal() || payloadIndex(p.body) != 7 {
+			t.Fatalf("substream part %d: no-signal %v, want frame 7 again", i, p.noSignal())
+		}
+		if p := nextPart(t, main); !p.noSignal() {
+			t.Fatalf("main stream part %d is a frame: its interval (10ms) is not slow, want no signal", i)
+		}
+	}
+	cam.setState(pipeline.StateStalled)
+	for i := 0; ; i++ {
+		if p := nextPart(t, slow); p.noSignal() {
+			break
+		}
+		if i > 3 {
+			t.Fatal("a stalled camera's slow substream still repeats its frame")
+		}
+	}
+}

@@ -244,11 +244,12 @@ func (c *Camera) Status() Status {
 			ps = ProfileStatus{
 				Name: p.Name, URL: st.URL, State: st.State, FPS: st.FPS, Frames: st.Frames, Bytes: st.Bytes,
 				LastFrameAt: st.LastFrameAt, Restarts: st.Restarts, LastError: st.LastError, Clients: st.Clients,
-				Running: st.Running,
+				Running: st.Running, FrameInterval: st.FrameInterval,
 			}
 		} else if o := c.outputs[p.Name]; o != nil {
 			ps = o.stats(now)
 			ps.State, ps.Restarts, ps.LastError, ps.Running = c.state, c.restarts, c.lastErr, s.Running
+			ps.FrameInterval = c.interval
 			if c.trans.on { // made by a transcoder of its own while watched
 				ps.Running = c.trans.running(p.Name)
 				if !ps.Running && c.state == StateStreaming {

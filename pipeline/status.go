@@ -56,4 +56,8 @@ type ProfileStatus struct {
 	LastError   string     `json:"last_error"` // password redacted
 	Clients     int        `json:"clients"`
 	Running     bool       `json:"ffmpeg_running"`
+
+	// FrameInterval is as Status.FrameInterval: a substream's own, else
+	// the camera's (a profile made from its frames is no faster).
+	FrameInterval time.Duration `json:"-"`
 }
