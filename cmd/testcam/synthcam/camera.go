@@ -62,8 +62,8 @@ type Camera struct {
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
 	readers   map[*gortsplib.ServerSession]string // playing sessions, and the path each asked for
-	ready     chan struct{} // closed with publishing set
-	proc      *os.Process   // current ffmpeg, nil when none
+	ready     chan struct{}                       // closed with publishing set
+	proc      *os.Process                         // current ffmpeg, nil when none
 	paused    bool
 	feedStop  context.CancelFunc
 	feedDone  chan struct{}
