@@ -231,3 +231,113 @@ func readWall(ctx context.Context, url string, part func(camera string, noSignal
 		}
 	}
 }
+
+// TestClusterReshard: from 2 origins to 3 by rewriting the one config
+// (every process has --watch-config): only the cameras whose owner changed
+// move, the others keep running untouched, each camera still has one RTSP
+// session, and an edge's viewer of a moved camera gets frames again.
+func TestClusterReshard(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, AnyPath: true, Log: camLog(t)})
+	camURL := strings.TrimSuffix(cam.URL(), "/stream")
+	names := []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}
+	var moved, stayed []string
+	for _, n := range names {
+		if cluster.Owner(n, 2) != cluster.Owner(n, 3) {
+			moved = append(moved, n)
+		} else {
+			stayed = append(stayed, n)
+		}
+	}
+	if len(moved) == 0 {
+		t.Fatal("no camera moves from 2 to 3 shards: pick other names")
+	}
+	tpl, port := originPorts(t, 3)
+	cfg := writeConfig(t, "", clusterConfig(camURL, tpl, 2, names))
+	origin := func(s int) *daemon {
+		return startDaemon(t, "--config", cfg, "--watch-config", "--shard", strconv.Itoa(s), "--listen", fmt.Sprintf("127.0.0.1:%d", port(s)))
+	}
+	origins := []*daemon{origin(0), origin(1)}
+	edge := startDaemon(t, "--config", cfg, "--watch-config", "--shard", "edge")
+	settled := func(what string, shards int) {
+		t.Helper()
+		eventually(t, 30*time.Second, what, func() bool {
+			for s, o := range origins {
+				got := apiCameras(t, o)
+				n := 0
+				for _, name := range names {
+					if cluster.Owner(name, shards) != s {
+						continue
+					}
+					n++
+					if got[name]["state"] != "streaming" || got[name]["codec"] == "auto" {
+						return false
+					}
+				}
+				if len(got) != n {
+					return false
+				}
+			}
+			for _, name := range names {
+				if cam.ReadersByPath()["/"+name] != 1 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	settled("2 origins stream their cameras, one session each", 2)
+	restarts := map[string]any{}
+	for s, o := range origins {
+		for name, c := range apiCameras(t, o) {
+			if cluster.Owner(name, 3) == s {
+				restarts[name] = c["restarts"]
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, edge.base+"/cameras/"+moved[0]+"/video")
+	v.nextLive(t, 15*time.Second)
+
+	// The config first: origin 2 is not a shard of 2, and says so.
+	writeConfig(t, cfg, clusterConfig(camURL, tpl, 3, names))
+	changed := time.Now()
+	origins = append(origins, origin(2))
+	settled("3 origins stream their cameras, one session each", 3)
+	t.Logf("resharded in %v: moved %v, stayed %v", time.Since(changed).Round(time.Millisecond), moved, stayed)
+	for s, o := range origins[:2] {
+		for name, c := range apiCameras(t, o) {
+			if c["restarts"] != restarts[name] {
+				t.Errorf("origin %d restarted %s (restarts %v, was %v), which did not move", s, name, c["restarts"], restarts[name])
+			}
+		}
+	}
+	drain(v)
+	p := v.nextLive(t, 15*time.Second)
+	t.Logf("edge viewer of moved camera %s live again %v after the config changed", moved[0], p.at.Sub(changed).Round(time.Millisecond))
+	eventually(t, 10*time.Second, "edge shows the new owner", func() bool {
+		o, _ := apiCameras(t, edge)[moved[0]]["origin"].(map[string]any)
+		return o != nil && o["shard"] == float64(2) && o["state"] == "streaming"
+	})
+}
+
+// TestClusterShardAuto: `--shard auto` takes a StatefulSet pod's ordinal
+// from its hostname, and refuses a hostname without one.
+func TestClusterShardAuto(t *testing.T) {
+	tpl, _ := originPorts(t, 2)
+	cfg := writeConfig(t, "", clusterConfig("rtsp://127.0.0.1:9/x", tpl, 2, []string{"door", "yard", "porch"}))
+	d := startDaemonEnv(t, []string{"HOSTNAME=rtsp2mjpeg-origin-1"}, "--config", cfg, "--shard", "auto")
+	role := ""
+	for _, e := range d.entries() {
+		if e["msg"] == "serving" {
+			role, _ = e["role"].(string)
+		}
+	}
+	if role != "origin 1" {
+		t.Errorf("hostname rtsp2mjpeg-origin-1: role %q, want origin 1", role)
+	}
+	bad := launchEnv(t, []string{"HOSTNAME=nvr"}, "--config", cfg, "--shard", "auto", "--listen", "127.0.0.1:0")
+	if code := bad.exitCode(t, 10*time.Second); code != 2 || !strings.Contains(bad.log.String(), `hostname "nvr" does not end in -N`) {
+		t.Errorf("hostname nvr: exit %d, log %s; want 2 and a message", code, bad.log)
+	}
+}
