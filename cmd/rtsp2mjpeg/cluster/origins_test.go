@@ -78,7 +78,9 @@ func TestOrigins(t *testing.T) {
 		}
 		o1.Close()
 		o.Set(cfg, cred) // poll again now
-		waitFor(t, "origin 1 down", func() bool { return !o.Of(byShard[1][0].Name).Reachable && o.Of(byShard[1][0].Name).LastError != "not polled yet" })
+		waitFor(t, "origin 1 down", func() bool {
+			return !o.Of(byShard[1][0].Name).Reachable && o.Of(byShard[1][0].Name).LastError != "not polled yet"
+		})
 		if err := o.Ready(); err != nil {
 			t.Errorf("one origin of two down: not ready: %v", err)
 		}
