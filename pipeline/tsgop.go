@@ -1,0 +1,210 @@
+package pipeline
+
+import (
+	"sync"
+)
+
+// tsPacket is the size of an MPEG-TS packet.
+const tsPacket = 188
+
+// maxGOP bounds the bytes kept of one GOP: a camera whose keyframes stop
+// (or come minutes apart) must not grow memory without end.
+const maxGOP = 16 << 20
+
+// gopBuffer keeps what a decoder started at any moment needs to show a
+// picture at once: the MPEG-TS packets of the camera's current GOP, from
+// the last packet with the random access indicator (a keyframe's first),
+// with the stream's PAT and PMT before them. A camera in standby copies its
+// stream into it while it decodes keyframes only (standby.go); a viewer's
+// full decoder starts from it rather than from a new RTSP session, which
+// would wait for the camera's next keyframe.
+type gopBuffer struct {
+	mu     sync.Mutex // guards the fields below
+	pat    []byte     // the newest PAT packet; nil before one
+	pmt    []byte     // the newest PMT packet
+	pmtPID int        // -1 before a PAT named it
+	gop    []byte     // packets from the last keyframe; nil when none yet
+	feed   *tsFeed    // the running decoder's, or nil
+	part   []byte     // a packet cut by the end of the last write
+}
+
+func newGOPBuffer() *gopBuffer { return &gopBuffer{pmtPID: -1} }
+
+// Write takes the bytes of the stream as they come, in any cut.
+func (g *gopBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.part) > 0 {
+		need := tsPacket - len(g.part)
+		if len(p) < need {
+			g.part = append(g.part, p...)
+			return n, nil
+		}
+		g.part = append(g.part, p[:need]...)
+		g.packet(g.part)
+		g.part = g.part[:0]
+		p = p[need:]
+	}
+	for len(p) > 0 {
+		if p[0] != 0x47 { // lost sync: find the next packet start
+			i := 1
+			for i < len(p) && p[i] != 0x47 {
+				i++
+			}
+			p = p[i:]
+			continue
+		}
+		if len(p) < tsPacket {
+			g.part = append(g.part[:0], p...)
+			break
+		}
+		g.packet(p[:tsPacket])
+		p = p[tsPacket:]
+	}
+	if g.feed != nil {
+		g.feed.flush()
+	}
+	return n, nil
+}
+
+// packet takes one whole packet; g.mu is held.
+func (g *gopBuffer) packet(pkt []byte) {
+	pid := int(pkt[1]&0x1f)<<8 | int(pkt[2])
+	switch {
+	case pid == 0:
+		g.pat = append(g.pat[:0], pkt...)
+		if p := patPMT(pkt); p >= 0 {
+			g.pmtPID = p
+		}
+	case pid == g.pmtPID:
+		g.pmt = append(g.pmt[:0], pkt...)
+	}
+	if randomAccess(pkt) {
+		g.gop = append(g.gop[:0], pkt...)
+	} else if g.gop != nil {
+		if len(g.gop)+tsPacket > maxGOP {
+			g.gop = nil // wait for the next keyframe
+		} else {
+			g.gop = append(g.gop, pkt...)
+		}
+	}
+	if g.feed != nil {
+		g.feed.packet(pkt, g)
+	}
+}
+
+// randomAccess tells whether pkt has the random access indicator: ffmpeg's
+// MPEG-TS muxer sets it on the first packet of each keyframe.
+func randomAccess(pkt []byte) bool {
+	afc := pkt[3] >> 4 & 3
+	return (afc == 2 || afc == 3) && pkt[4] > 0 && pkt[5]&0x40 != 0
+}
+
+// patPMT returns the PID of the first program's PMT in a PAT packet, or -1.
+func patPMT(pkt []byte) int {
+	if pkt[1]&0x40 == 0 { // not the start of the section
+		return -1
+	}
+	i := 4
+	if afc := pkt[3] >> 4 & 3; afc == 2 || afc == 3 {
+		i += 1 + int(pkt[4])
+	}
+	if i >= tsPacket {
+		return -1
+	}
+	i += 1 + int(pkt[i]) // pointer field
+	if i+3 > tsPacket {
+		return -1
+	}
+	// table_id, section_length (12 bits), then ts_id(2) version(1)
+	// section_number(1) last_section(1): programs of 4 bytes, then a CRC.
+	end := min(i+3+(int(pkt[i+1]&0x0f)<<8|int(pkt[i+2]))-4, tsPacket)
+	for j := i + 8; j+4 <= end; j += 4 {
+		program := int(pkt[j])<<8 | int(pkt[j+1])
+		if program != 0 { // 0 is the network PID
+			return int(pkt[j+2]&0x1f)<<8 | int(pkt[j+3])
+		}
+	}
+	return -1
+}
+
+// attach starts a feed for a decoder: the PAT, PMT and GOP held now, then
+// every packet that comes. It returns nil before the stream has a
+// keyframe. Only one feed runs at a time; a new one replaces the old.
+func (g *gopBuffer) attach(queue int) *tsFeed {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gop == nil || g.pat == nil || g.pmt == nil {
+		return nil
+	}
+	f := &tsFeed{ch: make(chan []byte, queue), done: make(chan struct{})}
+	start := make([]byte, 0, 2*tsPacket+len(g.gop))
+	start = append(append(append(start, g.pat...), g.pmt...), g.gop...)
+	f.ch <- start
+	if g.feed != nil {
+		g.feed.close()
+	}
+	g.feed = f
+	return f
+}
+
+// detach ends f's feed, if it is still the running one.
+func (g *gopBuffer) detach(f *tsFeed) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.feed == f {
+		g.feed = nil
+	}
+	f.close()
+}
+
+// tsFeed carries the packets to one decoder's stdin. A decoder that falls
+// behind is not waited for (the camera's reader must not block): packets
+// are dropped until the next keyframe, from which it goes on.
+type tsFeed struct {
+	ch      chan []byte
+	done    chan struct{}
+	once    sync.Once
+	lagging bool   // dropping until the next keyframe
+	batch   []byte // packets gathered in this write, sent at flush
+}
+
+func (f *tsFeed) close() { f.once.Do(func() { close(f.done) }) }
+
+// packet adds one packet to the batch of this write; the gopBuffer's
+// mutex is held.
+func (f *tsFeed) packet(pkt []byte, g *gopBuffer) {
+	if f.lagging {
+		if !randomAccess(pkt) {
+			return
+		}
+		f.lagging = false
+		f.batch = append(append(f.batch, g.pat...), g.pmt...)
+	}
+	f.batch = append(f.batch, pkt...)
+}
+
+// flush queues the batch, or starts dropping when the decoder is behind.
+func (f *tsFeed) flush() {
+	if len(f.batch) == 0 {
+		return
+	}
+	select {
+	case f.ch <- f.batch:
+	default:
+		f.lagging = true
+	}
+	f.batch = nil // sent or dropped: the channel's reader owns it now
+}
+
+// next returns the next bytes to write to the decoder, or false once the
+// feed is closed.
+func (f *tsFeed) next() ([]byte, bool) {
+	select {
+	case b := <-f.ch:
+		return b, true
+	case <-f.done:
+		return nil, false
+	}
+}
