@@ -29,7 +29,14 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 		maxAge = d
 	}
 
-	release := fd.feed.Acquire() // starts an on-demand camera while we wait
+	// Starts an on-demand camera while we wait; a camera in standby stays
+	// in it: its next keyframe is fresh.
+	var release func()
+	if s, ok := fd.feed.(snapshotAcquirer); ok {
+		release = s.AcquireSnapshot()
+	} else {
+		release = fd.feed.Acquire()
+	}
 	defer release()
 	f := fd.feed.Latest()
 	if f == nil || f.NoSignal || time.Since(f.At) >= maxAge {
@@ -61,6 +68,13 @@ func (a *api) snapshot(w http.ResponseWriter, r *http.Request, cam Camera) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(f.JPEG)
 	}
+}
+
+// snapshotAcquirer is a feed that tells a waiting snapshot from a viewer
+// (pipeline.Camera: a snapshot does not wake a camera in standby to full
+// decoding).
+type snapshotAcquirer interface {
+	AcquireSnapshot() (release func())
 }
 
 // snapshotError is the 503 answer of a snapshot without a fresh frame.

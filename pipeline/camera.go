@@ -50,7 +50,8 @@ type Camera struct {
 	state     State
 	lastErr   string
 	restarts  uint64
-	clients   int
+	clients   int                     // holders: viewers and waiting snapshots
+	watchers  int                     // viewers (streams) alone: they make a camera in standby decode all
 	stopRun   context.CancelCauseFunc // stops the running ffmpeg; nil when none
 	idleTimer *time.Timer
 	longProbe bool               // the short probe failed on this camera
@@ -61,6 +62,7 @@ type Camera struct {
 	notNative bool               // the native reader was refused: ffmpeg reads this camera
 	interval  time.Duration      // mean frame interval of a natively read camera, for its stall watchdog
 	native    bool               // the run under way reads the camera in Go, with no ffmpeg
+	standby   standbyState       // a camera in standby: its decoder for viewers (standby.go)
 }
 
 // NewCamera returns a camera for cfg, which must be valid. Nothing runs
@@ -237,6 +239,23 @@ func (c *Camera) Status() Status {
 	if c.cfg.Codec == CodecAuto && c.codec != "" {
 		s.Codec = c.codec
 	}
+	s.WhenIdle, s.Decoding = "full", "all"
+	switch {
+	case c.cfg.OnDemand:
+		s.WhenIdle = "stop"
+	case c.cfg.Standby:
+		s.WhenIdle = "standby"
+	}
+	switch {
+	case c.stopRun == nil || c.native || s.Codec == CodecCopy:
+		s.Decoding = "none"
+	case c.standby.on && !c.standby.decoding.Load():
+		s.Decoding = "keyframes"
+	case !c.standby.on && keyframesOnly(c.cfg, OutputProfiles(c.cfg)):
+		s.Decoding = "keyframes"
+	}
+	s.KeyframeInterval = c.standby.interval.Seconds()
+	s.WhenIdleNote = standbyNote(c.cfg, s.Codec, c.src.kind(c.cfg))
 	for _, p := range c.cfg.Profiles {
 		var ps ProfileStatus
 		if sub := c.subs.m[p.Name]; sub != nil {
@@ -268,9 +287,16 @@ func (c *Camera) Status() Status {
 // Acquire registers a viewer of the main stream. An on-demand camera runs
 // ffmpeg while it has one (of any of its feeds), and stops it idle_timeout
 // after the last leaves.
-func (c *Camera) Acquire() (release func()) {
+func (c *Camera) Acquire() (release func()) { return c.acquire(true) }
+
+// AcquireSnapshot registers a snapshot waiting for a fresh frame: it starts
+// an on-demand camera as a viewer does, but leaves a camera in standby
+// decoding keyframes (its next keyframe is fresh enough).
+func (c *Camera) AcquireSnapshot() (release func()) { return c.acquire(false) }
+
+func (c *Camera) acquire(viewer bool) (release func()) {
 	leave := c.main.join()
-	unhold := c.hold()
+	unhold := c.hold(viewer)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -281,10 +307,15 @@ func (c *Camera) Acquire() (release func()) {
 }
 
 // hold keeps the camera's ffmpeg running (on-demand cameras) until the
-// returned func is called, once or more.
-func (c *Camera) hold() (release func()) {
+// returned func is called, once or more. A viewer (a stream, not a
+// snapshot) also makes a camera in standby decode every frame.
+func (c *Camera) hold(viewer bool) (release func()) {
 	c.mu.Lock()
 	c.clients++
+	if viewer {
+		c.watchers++
+		c.pokeStandby()
+	}
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 		c.idleTimer = nil
@@ -297,13 +328,17 @@ func (c *Camera) hold() (release func()) {
 	}
 	c.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(c.release) }
+	return func() { once.Do(func() { c.release(viewer) }) }
 }
 
-func (c *Camera) release() {
+func (c *Camera) release(viewer bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clients--
+	if viewer {
+		c.watchers--
+		c.pokeStandby()
+	}
 	if c.clients > 0 || !c.cfg.OnDemand {
 		return
 	}
@@ -478,7 +513,11 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	if ns, ok := c.nativeWanted(cfg); ok {
 		return c.runNative(ctx, cfg, redact, ns)
 	}
+	standby := c.standbyApplies(cfg)
 	args := buildArgs(cfg, longProbe)
+	if standby {
+		args = standbyArgs(cfg, longProbe)
+	}
 	c.stderr.Reset(redact)
 	cmd := ffmpegCommand(runCtx, cfg.FFmpeg, args, c.stderr)
 	// A pipe of our own rather than StdoutPipe: Wait runs on another
@@ -491,7 +530,11 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	defer stdout.Close()
 	cmd.Stdout = stdoutW
 	outs := c.runOutputs(cfg)
-	pipes, err := newProfilePipes(len(outs))
+	nPipes := len(outs)
+	if standby {
+		nPipes++ // the MPEG-TS copy, after the profiles'
+	}
+	pipes, err := newProfilePipes(nPipes)
 	if err != nil {
 		stdoutW.Close()
 		return 0, fmt.Errorf("ffmpeg profile pipes: %w", err)
@@ -500,10 +543,16 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	c.mu.Lock()
 	c.state = StateStarting
 	c.stopRun = cancel
+	c.standby.on = standby
+	if standby {
+		c.standby.wake = make(chan struct{}, 1)
+	}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		c.stopRun = nil
+		c.standby.on = false
+		c.standby.wake = nil
 		c.mu.Unlock()
 	}()
 	c.log.WithField("args", RedactArgs(args)).Debug("starting ffmpeg")
@@ -515,7 +564,11 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		pipes.closeAll()
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	waitProfiles := pipes.read(outs)
+	var skip func() bool // the keyframe JPEGs of a camera in standby give way to its decoder's
+	if standby {
+		skip = c.standby.decoding.Load
+	}
+	waitProfiles := pipes.readUnless(outs, skip)
 
 	// With codec auto, ffmpeg re-encodes for a fast first frame, and
 	// ffprobe, started once that frame is out, tells whether the camera
@@ -538,14 +591,41 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			cancel(errNoFirstFrame)
 		}
 	})
+	var standbyWG sync.WaitGroup
+	if standby {
+		// The stream flowing is the sign of life in standby: JPEGs come
+		// only once a keyframe interval.
+		gop := newGOPBuffer()
+		ts := pipes.r[len(outs)]
+		standbyWG.Go(func() {
+			readStandbyStream(newPipeReader(ts), gop, func() {
+				if gotFirst.Load() {
+					watchdog.Reset(cfg.StallTimeout)
+				}
+			})
+		})
+		standbyWG.Go(func() { c.runStandbyDecoders(runCtx, cfg, gop) })
+		defer func() {
+			cancel(nil)
+			standbyWG.Wait()
+		}()
+	}
 	sp := NewSplitter(newPipeReader(stdout), 0)
-	var first time.Time
+	var first, prev time.Time
 	for {
 		data, rerr := sp.Next()
 		if rerr != nil {
 			break
 		}
 		now := time.Now()
+		if standby {
+			c.measureKeyframes(prev, now)
+			prev = now
+			if c.standby.decoding.Load() {
+				watchdog.Reset(cfg.StallTimeout)
+				continue // the decoder publishes
+			}
+		}
 		if first.IsZero() {
 			first = now
 			gotFirst.Store(true)

@@ -26,7 +26,8 @@ type CameraConfig struct {
 	FPS           float64 // 0: the camera's rate; else ffmpeg caps output fps
 	Width         int     // 0: the camera's size; else scale, keep aspect
 	Quality       int     // ffmpeg -q:v, 2 (best) .. 31
-	OnDemand      bool
+	OnDemand      bool    // when_idle: stop: no ffmpeg while nobody watches
+	Standby       bool    // when_idle: standby: keyframes only while nobody watches (standby.go)
 	IdleTimeout   time.Duration
 	StartTimeout  time.Duration
 	StallTimeout  time.Duration
@@ -132,6 +133,8 @@ func (c CameraConfig) Validate() error {
 		return fmt.Errorf("width: %d is negative", c.Width)
 	case c.Quality < 2 || c.Quality > 31:
 		return fmt.Errorf("quality: %d is not in 2..31", c.Quality)
+	case c.OnDemand && c.Standby:
+		return fmt.Errorf("when_idle: standby and stop (on_demand) at once")
 	case c.IdleTimeout <= 0:
 		return fmt.Errorf("idle_timeout: must be positive")
 	case c.StartTimeout <= 0:

@@ -73,6 +73,61 @@ func buildArgs(c CameraConfig, longProbe bool) []string {
 	return append(append([]string(nil), globalArgs...), args...)
 }
 
+// StandbyArgs returns the arguments of a camera's ffmpeg in standby
+// (DESIGN.md "Idle behaviour"): it decodes keyframes only (skip_frame
+// nokey), each written at once to stdout and to each profile's pipe (no
+// fps filter: one JPEG per keyframe, at the profile's width), and copies
+// the camera's video, undecoded, as MPEG-TS to the pipe after the
+// profiles', from which a viewer's decoder starts (DecoderArgs).
+func StandbyArgs(c CameraConfig) []string { return standbyArgs(c, false) }
+
+func standbyArgs(c CameraConfig, longProbe bool) []string {
+	opts, target := sourceFor(c.URL).input(c, longProbe)
+	in := ffmpeg.KwArgs{"skip_frame": "nokey"}
+	for k, v := range opts {
+		in[k] = v
+	}
+	input := ffmpeg.Input(target, in)
+	profiles := OutputProfiles(c)
+	outs := []*ffmpeg.Stream{input.Output("pipe:1", outputArgs(CodecMJPEG, 0, c.Width, c.Quality))}
+	for i, p := range profiles {
+		outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+i), outputArgs(CodecMJPEG, 0, p.Width, profileQuality(c, p))))
+	}
+	// Each packet out at once: the muxer otherwise holds packets up to
+	// 0.7 s (max_delay) and the pipe up to its 32 KiB buffer, and a
+	// viewer's decoder would start, and stay, that much behind.
+	ts := ffmpeg.KwArgs{"map": "0:v:0", "c:v": "copy", "an": "", "f": "mpegts", "muxdelay": "0", "muxpreload": "0", "flush_packets": "1"}
+	outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+len(profiles)), ts))
+	args := ffmpeg.MergeOutputs(outs...).GetArgs()
+	return append(append([]string(nil), globalArgs...), args...)
+}
+
+// DecoderArgs returns the arguments of the decoder a camera in standby
+// runs for its viewers: the MPEG-TS copy of its stream on stdin (from its
+// last keyframe, then live), decoded whole, with the outputs of a camera
+// at full rate (BuildArgs: stdout and one pipe per profile).
+func DecoderArgs(c CameraConfig) []string {
+	// No stream analysis: the PMT says what the stream is, and the first
+	// packet is a keyframe.
+	in := ffmpeg.KwArgs{"f": "mpegts", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer", "flags": "low_delay"}
+	input := ffmpeg.Input("pipe:0", in)
+	outs := []*ffmpeg.Stream{input.Output("pipe:1", outputArgs(CodecMJPEG, c.FPS, c.Width, c.Quality))}
+	for i, p := range OutputProfiles(c) {
+		p.FPS = profileFPS(c, p)
+		outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+i), outputArgs(CodecMJPEG, p.FPS, p.Width, profileQuality(c, p))))
+	}
+	args := ffmpeg.MergeOutputs(outs...).GetArgs()
+	return append(append([]string(nil), globalArgs...), args...)
+}
+
+// profileQuality is a profile's JPEG quality: its own, else the camera's.
+func profileQuality(c CameraConfig, p ProfileConfig) int {
+	if p.Quality != 0 {
+		return p.Quality
+	}
+	return c.Quality
+}
+
 // profileFPS is the rate of a profile written by the camera's ffmpeg: its
 // own, but never above the camera's own cap (fps), since a profile is a
 // smaller or slower copy. So the built-in thumb (5 fps) does not make a

@@ -77,13 +77,17 @@ func (o *output) join() (leave func() int) {
 }
 
 // readFrames splits the JPEGs that ffmpeg writes to r and publishes them
-// until r ends (ffmpeg exited or the pipe was closed).
-func (o *output) readFrames(r io.Reader) {
+// until r ends (ffmpeg exited or the pipe was closed), but those read
+// while skip (if not nil) reports true.
+func (o *output) readFrames(r io.Reader, skip func() bool) {
 	sp := NewSplitter(r, 0)
 	for {
 		data, err := sp.Next()
 		if err != nil {
 			return
+		}
+		if skip != nil && skip() {
+			continue
 		}
 		o.publish(data, time.Now())
 	}
@@ -98,9 +102,14 @@ type profileFeed struct {
 
 // Acquire registers a viewer of the profile: it counts for the profile and
 // keeps an on-demand camera's ffmpeg running.
-func (f profileFeed) Acquire() (release func()) {
+func (f profileFeed) Acquire() (release func()) { return f.acquire(true) }
+
+// AcquireSnapshot registers a snapshot of the profile (Camera.AcquireSnapshot).
+func (f profileFeed) AcquireSnapshot() (release func()) { return f.acquire(false) }
+
+func (f profileFeed) acquire(viewer bool) (release func()) {
 	leave := f.output.join()
-	releaseCam := f.cam.hold()
+	releaseCam := f.cam.hold(viewer)
 	c := f.cam
 	c.mu.Lock()
 	c.trans.want(c, f.output)
@@ -160,11 +169,16 @@ func (p *profilePipes) closeAll() {
 // function that waits for them and closes the pipes. Call it after ffmpeg
 // exited: each reader reads until EOF, which comes when ffmpeg's write end
 // closes.
-func (p *profilePipes) read(outs []*output) (wait func()) {
+func (p *profilePipes) read(outs []*output) (wait func()) { return p.readUnless(outs, nil) }
+
+// readUnless is read that drops the frames read while skip (if not nil)
+// reports true: a camera in standby drops its keyframe JPEGs while its
+// viewers' decoder publishes.
+func (p *profilePipes) readUnless(outs []*output, skip func() bool) (wait func()) {
 	var wg sync.WaitGroup
 	for i, o := range outs {
 		r := p.r[i]
-		wg.Go(func() { o.readFrames(newPipeReader(r)) })
+		wg.Go(func() { o.readFrames(newPipeReader(r), skip) })
 	}
 	return func() {
 		wg.Wait()

@@ -30,6 +30,16 @@ type Status struct {
 	Clients     int        `json:"clients"`
 	Codec       string     `json:"codec"`          // auto until detected, then mjpeg or copy
 	Running     bool       `json:"ffmpeg_running"` // an ffmpeg process exists
+
+	// Idle behaviour (DESIGN.md "Idle behaviour"): when_idle as
+	// configured (full, standby or stop); what ffmpeg decodes now (all,
+	// keyframes, or none: stopped, or a stream copy); the keyframe interval
+	// measured in standby (seconds, 0 before it is known); and why standby
+	// changes nothing for this camera, if so.
+	WhenIdle         string  `json:"when_idle"`
+	Decoding         string  `json:"decoding"`
+	KeyframeInterval float64 `json:"keyframe_interval"`
+	WhenIdleNote     string  `json:"when_idle_note,omitempty"`
 	// Profiles are the camera's extra outputs, in config order; empty when
 	// it has none.
 	Profiles []ProfileStatus `json:"profiles"`

@@ -191,7 +191,7 @@ func (c *Camera) transcodeOnce(parent context.Context, o *output, p ProfileConfi
 		c.feed(ctx, stdin, p.FPS)
 	})
 	before := o.frameCount()
-	o.readFrames(newPipeReader(stdout))
+	o.readFrames(newPipeReader(stdout), nil)
 	frames = o.frameCount() - before
 	cancel()
 	stdout.Close()

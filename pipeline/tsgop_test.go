@@ -82,7 +82,7 @@ func TestGOPBufferLaggingFeed(t *testing.T) {
 	if !f.lagging {
 		t.Fatal("a full queue did not make the feed lag")
 	}
-	f.next() // the start
+	f.next()    // the start
 	g.Write(ts) // from the stream's first keyframe
 	b, ok := f.next()
 	if !ok || len(b) < 3*tsPacket || int(b[1]&0x1f)<<8|int(b[2]) != 0 || !randomAccess(b[2*tsPacket:]) {

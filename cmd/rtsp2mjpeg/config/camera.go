@@ -13,7 +13,7 @@ import (
 
 // cameraKeys are the keys of a camera, in the order of DESIGN.md.
 var cameraKeys = []string{
-	"name", "url", "fps", "width", "quality", "on_demand",
+	"name", "url", "fps", "width", "quality", "on_demand", "when_idle",
 	"idle_timeout", "start_timeout", "stall_timeout", "rtsp_transport", "codec",
 	"input_format", "video_size", "framerate", // webcams only (DESIGN.md "Sources")
 	"poll",     // still-image http(s) cameras only
@@ -54,6 +54,31 @@ func parseFramerate(s string) (float64, error) {
 	return f, err
 }
 
+// whenIdle parses when_idle: full, standby or stop (DESIGN.md "Idle
+// behaviour").
+func whenIdle(p *parser, n *yaml.Node, key string) (func(*pipeline.CameraConfig), bool) {
+	v, ok := value(p, n, key, func(s string) (string, error) {
+		switch s {
+		case "full", "standby", "stop":
+			return s, nil
+		}
+		return "", fmt.Errorf("%s: want full (decode every frame always), standby (keyframes only while nobody watches) or stop (no ffmpeg while nobody watches)", quote(s))
+	})
+	return func(c *pipeline.CameraConfig) { c.OnDemand, c.Standby = v == "stop", v == "standby" }, ok
+}
+
+// onDemand parses on_demand, the older name of when_idle: stop (true) or
+// full (false, unless a lower layer asked for standby).
+func onDemand(p *parser, n *yaml.Node, key string) (func(*pipeline.CameraConfig), bool) {
+	v, ok := value(p, n, key, parseBool)
+	return func(c *pipeline.CameraConfig) {
+		c.OnDemand = v
+		if v {
+			c.Standby = false
+		}
+	}, ok
+}
+
 // fields parse each camera key but profiles; the range checks are
 // pipeline's Validate.
 var fields = map[string]field{
@@ -62,7 +87,8 @@ var fields = map[string]field{
 	"fps":            fieldOf(parseNumber, func(c *pipeline.CameraConfig) *float64 { return &c.FPS }),
 	"width":          fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Width }),
 	"quality":        fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Quality }),
-	"on_demand":      fieldOf(parseBool, func(c *pipeline.CameraConfig) *bool { return &c.OnDemand }),
+	"on_demand":      onDemand,
+	"when_idle":      whenIdle,
 	"idle_timeout":   fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.IdleTimeout }),
 	"start_timeout":  fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StartTimeout }),
 	"stall_timeout":  fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StallTimeout }),
@@ -119,6 +145,10 @@ func (p *parser) apply(l *layer, n *yaml.Node, known []string) {
 		}
 		set(&l.c)
 		l.lines[key] = deref(kv.v).Line
+	}
+	_, old := pairs["on_demand"]
+	if kv, ok := pairs["when_idle"]; ok && old {
+		p.errorf(deref(kv.k).Line, l.path, `both "when_idle" and "on_demand": on_demand is the older name of when_idle: stop; keep when_idle only`)
 	}
 }
 

@@ -28,3 +28,25 @@ func TestParseCluster(t *testing.T) {
 		t.Errorf("without a cluster section: cluster %+v, err %v", f.Cluster, err)
 	}
 }
+
+func TestParseWhenIdle(t *testing.T) {
+	f, err := Parse("cameras.yml", []byte(lines(
+		"defaults:",
+		"  when_idle: standby",
+		"cameras:",
+		"  - {name: a, url: 'rtsp://192.0.2.1/'}",
+		"  - {name: b, url: 'rtsp://192.0.2.2/', on_demand: true}",
+		"  - {name: c, url: 'rtsp://192.0.2.3/', when_idle: full}",
+		"  - {name: d, url: 'rtsp://192.0.2.4/', on_demand: false}",
+		"  - {name: e, url: 'rtsp://192.0.2.5/', when_idle: stop}",
+	)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ onDemand, standby bool }{{false, true}, {true, false}, {false, false}, {false, true}, {true, false}}
+	for i, c := range f.Cameras {
+		if c.OnDemand != want[i].onDemand || c.Standby != want[i].standby {
+			t.Errorf("%s: on_demand %v standby %v, want %+v", c.Name, c.OnDemand, c.Standby, want[i])
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/testcam/synthcam"
+)
+
+// TestStandby: a camera with when_idle: standby decodes keyframes only
+// while nobody watches, with one ffmpeg and one RTSP session; its
+// snapshots stay fresh and do not wake it; a viewer gets the newest
+// keyframe at once, then the camera's full rate from a decoder fed by the
+// same ffmpeg; idle_timeout after the viewer leaves, keyframes only again.
+func TestStandby(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 640, Height: 360, FPS: 15, GOP: 15, Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: door\n    url: %s\n    when_idle: standby\n    idle_timeout: 2s\n", cam.URL())))
+	standbyNow := func() bool {
+		st := d.status(t, "door")
+		pids := d.ffmpegPIDs()
+		return st["decoding"] == "keyframes" && st["keyframe_interval"].(float64) > 0 && len(pids) == 1 &&
+			strings.Contains(cmdline(pids[0]), "-skip_frame nokey") && strings.Contains(cmdline(pids[0]), "-f mpegts")
+	}
+	eventually(t, 20*time.Second, "standby: keyframes only, one ffmpeg", standbyNow)
+	st := d.status(t, "door")
+	t.Logf("standby: %s; keyframe interval %.2fs", cmdline(d.ffmpegPIDs()[0]), st["keyframe_interval"])
+	if ki := st["keyframe_interval"].(float64); ki < 0.7 || ki > 1.5 {
+		t.Errorf("keyframe interval %.2fs, want about 1s (GOP 15 at 15 fps)", ki)
+	}
+	if st["when_idle"] != "standby" {
+		t.Errorf("when_idle %v", st["when_idle"])
+	}
+
+	// Snapshots: fresh, and they leave the camera in standby.
+	for range 4 {
+		resp, _ := d.get(t, "/cameras/door/snapshot")
+		if resp.StatusCode != 200 {
+			t.Fatalf("snapshot in standby: %d", resp.StatusCode)
+		}
+		at, err := time.Parse(time.RFC3339Nano, resp.Header.Get("X-Timestamp"))
+		if err == nil && time.Since(at) > 1500*time.Millisecond {
+			t.Errorf("snapshot in standby is %v old, want under a keyframe interval", time.Since(at).Round(time.Millisecond))
+		}
+		time.Sleep(250 * time.Millisecond) // cron-like pacing, not a wait for a condition
+	}
+	if n := len(d.ffmpegPIDs()); n != 1 || cam.Readers() != 1 {
+		t.Errorf("after snapshots: %d ffmpeg, %d RTSP sessions; want 1 and 1", n, cam.Readers())
+	}
+
+	// A viewer: the newest keyframe at once, then full rate.
+	ctx, cancel := context.WithCancel(t.Context())
+	arrived := time.Now()
+	v := watch(ctx, t, d.base+"/cameras/door/video")
+	first := v.nextLive(t, 5*time.Second)
+	second := v.nextLive(t, 5*time.Second)
+	t.Logf("viewer's first frame %v after arrival (the newest keyframe), the next %v after",
+		first.at.Sub(arrived).Round(time.Millisecond), second.at.Sub(arrived).Round(time.Millisecond))
+	rate := rateOf(t, v, 3*time.Second)
+	t.Logf("viewer's rate %.1f fps", rate)
+	if rate < 12 {
+		t.Errorf("viewer of a camera woken from standby gets %.1f fps, want the camera's 15", rate)
+	}
+	st = d.status(t, "door")
+	pids := d.ffmpegPIDs()
+	decoder := ""
+	for _, p := range pids {
+		if c := cmdline(p); strings.Contains(c, "-i pipe:0") {
+			decoder = c
+		}
+	}
+	if st["decoding"] != "all" || len(pids) != 2 || !strings.Contains(decoder, "-f mpegts") || cam.Readers() != 1 {
+		t.Errorf("watched: decoding %v, %d ffmpeg (decoder %q), %d RTSP sessions; want all, 2, a decoder of the MPEG-TS copy, 1",
+			st["decoding"], len(pids), decoder, cam.Readers())
+	}
+
+	// The viewer leaves: idle_timeout later, standby again.
+	cancel()
+	left := time.Now()
+	eventually(t, 15*time.Second, "standby again", standbyNow)
+	t.Logf("standby again %v after the viewer left (idle_timeout 2s)", time.Since(left).Round(time.Millisecond))
+}
