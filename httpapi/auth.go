@@ -82,13 +82,13 @@ func (c *credentials) allows(r *http.Request) bool {
 }
 
 // requireAuth answers 401 to a request without valid credentials, except
-// for /healthz, which a container runtime must reach unauthenticated.
+// for /healthz and /readyz, which probes must reach unauthenticated.
 func requireAuth(c *credentials, next http.Handler) http.Handler {
 	if c == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || c.allows(r) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || c.allows(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

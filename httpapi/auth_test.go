@@ -26,6 +26,7 @@ func TestAuth(t *testing.T) {
 	}{
 		{"no auth configured", nil, "/api/cameras", nil, 200, ""},
 		{"healthz stays open", &Auth{Username: "admin", Password: "pw"}, "/healthz", nil, 200, ""},
+		{"readyz stays open", &Auth{Username: "admin", Password: "pw"}, "/readyz", nil, 200, ""},
 		{"missing basic", &Auth{Username: "admin", Password: "pw"}, "/api/cameras", nil, 401, "Basic"},
 		{"wrong password", &Auth{Username: "admin", Password: "pw"}, "/snapshot", basic("admin", "nope"), 401, "Basic"},
 		{"wrong user", &Auth{Username: "admin", Password: "pw"}, "/snapshot", basic("root", "pw"), 401, "Basic"},

@@ -72,7 +72,7 @@ type fakeCamera struct {
 
 	mu       sync.Mutex // guards the fields below
 	state    pipeline.State
-	profiles []fakeProfile           // config order
+	profiles []fakeProfile            // config order
 	interval map[string]time.Duration // learnt frame interval, by profile (main too)
 }
 

@@ -70,6 +70,12 @@ var (
 	descState = prometheus.NewDesc("rtsp2mjpeg_camera_state",
 		"1 for the output's current state (starting, streaming, stalled, backoff, idle, failed).",
 		[]string{"camera", "profile", "state"}, nil)
+
+	// Of the whole process: what an autoscaler of edges reads.
+	descViewers = prometheus.NewDesc("rtsp2mjpeg_viewers",
+		"Streams open now (video and wall), of every camera.", nil, nil)
+	descSent = prometheus.NewDesc("rtsp2mjpeg_sent_bytes_total",
+		"Bytes written to stream viewers (video and wall), of every camera.", nil, nil)
 )
 
 // cameraCollector reports every camera served at scrape time. Nothing is
@@ -84,7 +90,7 @@ type cameraCollector struct {
 // series against them.
 func (c cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFrames, descBytes, descRestarts, descDropped,
-		descClients, descUp, descFPS, descLastFrame, descSinceFrame, descState} {
+		descClients, descUp, descFPS, descLastFrame, descSinceFrame, descState, descViewers, descSent} {
 		ch <- d
 	}
 }
@@ -112,6 +118,8 @@ type feedMetrics struct {
 // then each of its profiles.
 func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
+	ch <- prometheus.MustNewConstMetric(descViewers, prometheus.GaugeValue, float64(c.a.viewers.open()))
+	ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(c.a.sent.Load()))
 	for _, cam := range c.a.cameras().cams {
 		st := cam.Status()
 		name := cam.Name()

@@ -477,3 +477,39 @@ func TestMetricsIdleProfile(t *testing.T) {
 		t.Error("the main stream lost its last-frame series")
 	}
 }
+
+// TestMetricsViewersAndSentBytes: the process-wide series an autoscaler
+// reads count the streams open (video and wall) and the bytes sent to them.
+func TestMetricsViewersAndSentBytes(t *testing.T) {
+	cam := newFakeCamera("door")
+	srv := newServer(t, Config{}, cam)
+	value := func(name string) float64 {
+		t.Helper()
+		v, ok := sample(scrape(t, srv), name, map[string]string{})
+		if !ok {
+			t.Fatalf("no %s", name)
+		}
+		return v
+	}
+	if v := value("rtsp2mjpeg_viewers"); v != 0 {
+		t.Errorf("viewers before any = %v", v)
+	}
+	cam.Publish(payload(1, 5000), time.Now())
+	resp1, mr := openStream(t, srv, "/cameras/door/video")
+	resp2, wall := openWall(t, srv, "/wall/video?cameras=door")
+	var got int
+	for range 3 {
+		got += len(nextPart(t, mr).body)
+		cam.Publish(payload(2, 5000), time.Now())
+	}
+	nextWallPart(t, wall)
+	if v := value("rtsp2mjpeg_viewers"); v != 2 {
+		t.Errorf("viewers with a stream and a wall open = %v, want 2", v)
+	}
+	if v := value("rtsp2mjpeg_sent_bytes_total"); v < float64(got) {
+		t.Errorf("sent bytes %v, want at least the %d JPEG bytes a viewer read", v, got)
+	}
+	resp1.Body.Close()
+	resp2.Body.Close()
+	waitFor(t, "viewers gone", func() bool { return value("rtsp2mjpeg_viewers") == 0 })
+}

@@ -27,6 +27,12 @@ type Config struct {
 	// gets 503. 0 takes the default, a negative value means no cap.
 	MaxViewers          int // default 1000
 	MaxViewersPerCamera int // default: no cap but MaxViewers
+
+	// Ready tells /readyz whether the process can serve (nil: it can);
+	// nil Ready means ready as soon as it serves. It must not fail because
+	// one camera is down: that would take every other camera out of
+	// service with it.
+	Ready func() error
 }
 
 // Defaults of Config (DESIGN.md).
@@ -64,6 +70,7 @@ type api struct {
 	set     atomic.Pointer[cameraSet] // replaced whole by SetCameras
 	drops   dropCounters              // frames skipped by slow viewers, per camera and profile
 	viewers viewerCount
+	sent    atomic.Uint64 // bytes written to stream viewers
 }
 
 // cameraSet is the cameras served at one time; never modified once stored.
@@ -97,6 +104,7 @@ func NewRouter(cfg Config, cams []Camera, log *logrus.Entry) *Router {
 	}
 	get("/", a.root)
 	get("/healthz", healthz)
+	get("/readyz", a.readyz)
 	get("/video", a.first(a.video))
 	get("/snapshot", a.first(a.snapshot))
 	get("/cameras/{name}/video", a.named(a.video))
@@ -236,6 +244,21 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", "2")
 	_, _ = w.Write([]byte("ok"))
+}
+
+// readyz answers 200 while the process can serve (DESIGN.md "Cluster"),
+// else 503 with the reason. Like /healthz it needs no credentials: probes
+// have none.
+func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+	if a.cfg.Ready != nil {
+		if err := a.cfg.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", "5")
+	_, _ = w.Write([]byte("ready"))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +38,7 @@ func TestRoutes(t *testing.T) {
 			`href="/cameras/door/snapshot"`, ">door", ">yard",
 		}},
 		{"healthz", "GET", "/healthz", nil, 200, "text/plain; charset=utf-8", []string{"ok"}},
+		{"readyz", "GET", "/readyz", nil, 200, "text/plain; charset=utf-8", []string{"ready"}},
 		{"status all", "GET", "/api/cameras", nil, 200, "application/json", []string{`"name":"door"`, `"name":"yard"`, `"state":"streaming"`}},
 		{"status one", "GET", "/api/cameras/yard", nil, 200, "application/json", []string{`"name":"yard"`, `"url":"rtsp://cam/yard"`}},
 		{"status unknown", "GET", "/api/cameras/nope", nil, 404, "application/json", []string{`{"error":"unknown camera \"nope\""}`}},
@@ -274,5 +277,23 @@ func TestSetCamerasSwapsTheServedSet(t *testing.T) {
 	rt.SetCameras([]Camera{b})
 	if resp := do(t, srv, http.MethodGet, "/api/cameras/a", nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a after removal: %d", resp.StatusCode)
+	}
+}
+
+// TestReadyz: /readyz follows Config.Ready, 503 with its reason.
+func TestReadyz(t *testing.T) {
+	var err error
+	var mu sync.Mutex
+	srv := newServer(t, Config{Ready: func() error { mu.Lock(); defer mu.Unlock(); return err }}, newFakeCamera("door"))
+	resp := do(t, srv, http.MethodGet, "/readyz", nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("ready: status %d", resp.StatusCode)
+	}
+	mu.Lock()
+	err = errors.New("no origin answers")
+	mu.Unlock()
+	resp = do(t, srv, http.MethodGet, "/readyz", nil)
+	if body := string(readAll(t, resp.Body)); resp.StatusCode != 503 || !strings.Contains(body, "not ready: no origin answers") {
+		t.Errorf("not ready: %d %s", resp.StatusCode, body)
 	}
 }

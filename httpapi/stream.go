@@ -43,7 +43,7 @@ func (a *api) video(w http.ResponseWriter, r *http.Request, cam Camera) {
 	}
 	defer leave()
 	defer fd.feed.Acquire()()
-	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout)
+	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout, &a.sent)
 	defer out.close()
 	log := requestLog(r).WithFields(logrus.Fields{"camera": cam.Name(), "profile": fd.profile})
 	log.Debug("viewer connected")
@@ -266,11 +266,13 @@ type sink interface {
 //
 // The context it returns ends with ctx or when the viewer closes its
 // connection, which net/http no longer watches once it is taken.
-func takeConn(ctx context.Context, w http.ResponseWriter, timeout time.Duration) (sink, context.Context) {
+//
+// sent counts the bytes written, for the metrics.
+func takeConn(ctx context.Context, w http.ResponseWriter, timeout time.Duration, sent *atomic.Uint64) (sink, context.Context) {
 	rc := http.NewResponseController(w)
 	conn, _, err := rc.Hijack()
 	if err != nil {
-		return &responseSink{w: w, rc: rc, timeout: timeout}, ctx
+		return &responseSink{w: w, rc: rc, timeout: timeout, sent: sent}, ctx
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	gone := make(chan struct{})
@@ -286,7 +288,7 @@ func takeConn(ctx context.Context, w http.ResponseWriter, timeout time.Duration)
 	h.Set("Connection", "close")
 	_ = h.Write(&head)
 	head.WriteString("\r\n")
-	return &connSink{conn: conn, timeout: timeout, head: head.Bytes(), gone: gone}, ctx
+	return &connSink{conn: conn, timeout: timeout, head: head.Bytes(), gone: gone, sent: sent}, ctx
 }
 
 // connSink writes straight to a hijacked connection.
@@ -295,6 +297,7 @@ type connSink struct {
 	timeout time.Duration
 	head    []byte        // the response header, sent with the first write
 	gone    chan struct{} // closed when the connection's reader has ended
+	sent    *atomic.Uint64
 }
 
 func (c *connSink) write(p []byte) error {
@@ -303,7 +306,9 @@ func (c *connSink) write(p []byte) error {
 		p = append(c.head, p...) // once: the header and the preamble in one packet
 		c.head = nil
 	}
-	if _, err := c.conn.Write(p); err != nil {
+	n, err := c.conn.Write(p)
+	c.sent.Add(uint64(n))
+	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
@@ -316,7 +321,9 @@ func (c *connSink) writeBuffers(b *net.Buffers) error {
 		}
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	if _, err := b.WriteTo(c.conn); err != nil {
+	n, err := b.WriteTo(c.conn)
+	c.sent.Add(uint64(n))
+	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
@@ -332,11 +339,14 @@ type responseSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	sent    *atomic.Uint64
 }
 
 func (r *responseSink) write(p []byte) error {
 	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout)) // per write, not per response
-	if _, err := r.w.Write(p); err != nil {
+	n, err := r.w.Write(p)
+	r.sent.Add(uint64(n))
+	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if err := r.rc.Flush(); err != nil {
@@ -348,7 +358,9 @@ func (r *responseSink) write(p []byte) error {
 func (r *responseSink) writeBuffers(b *net.Buffers) error {
 	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
 	for _, p := range *b {
-		if _, err := r.w.Write(p); err != nil {
+		n, err := r.w.Write(p)
+		r.sent.Add(uint64(n))
+		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	}
@@ -377,6 +389,13 @@ type viewerCount struct {
 // join counts a new viewer of cameras (a wall watches several; each
 // counts once), or refuses it past a cap (a cap <= 0 is none). leave must
 // be called once when the viewer goes.
+// open returns the number of streams open.
+func (v *viewerCount) open() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.all
+}
+
 func (v *viewerCount) join(maxAll, maxCamera int, cameras ...string) (leave func(), err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

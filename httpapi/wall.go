@@ -110,7 +110,7 @@ func (a *api) wall(w http.ResponseWriter, r *http.Request) {
 	for _, fd := range feeds {
 		defer fd.feed.Acquire()()
 	}
-	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout)
+	out, ctx := takeConn(r.Context(), w, a.cfg.WriteTimeout, &a.sent)
 	defer out.close()
 	log := requestLog(r).WithFields(logrus.Fields{"cameras": strings.Join(names, ","), "profile": r.URL.Query().Get("profile")})
 	log.Debug("wall viewer connected")

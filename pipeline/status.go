@@ -33,6 +33,10 @@ type Status struct {
 	// Profiles are the camera's extra outputs, in config order; empty when
 	// it has none.
 	Profiles []ProfileStatus `json:"profiles"`
+
+	// Origin is set on a cluster edge: the origin the camera is relayed
+	// from, and its state there.
+	Origin *Origin `json:"origin,omitempty"`
 	// FrameInterval is the usual time between two frames of a camera the
 	// daemon reads itself (an HTTP MJPEG or still-image camera), as its
 	// stall watchdog learnt it; 0 when unknown (every ffmpeg camera).
@@ -60,4 +64,15 @@ type ProfileStatus struct {
 	// FrameInterval is as Status.FrameInterval: a substream's own, else
 	// the camera's (a profile made from its frames is no faster).
 	FrameInterval time.Duration `json:"-"`
+}
+
+// Origin is where a cluster edge's camera comes from (cmd/rtsp2mjpeg/cluster):
+// the origin that owns it and the camera's state there, as the edge last
+// read it from the origin's /api/cameras.
+type Origin struct {
+	Shard     int    `json:"shard"`
+	URL       string `json:"url"`
+	Reachable bool   `json:"reachable"` // the origin answered the edge's last poll
+	State     State  `json:"state,omitempty"`
+	LastError string `json:"last_error,omitempty"` // the camera's there, or why the origin did not answer
 }

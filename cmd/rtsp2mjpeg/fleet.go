@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/cluster"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/httpapi"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
@@ -15,6 +16,11 @@ import (
 type fleet struct {
 	ctx context.Context // every camera runs until this ends, or its removal
 	log *logrus.Entry
+
+	// wrap makes the router's camera of a pipeline camera (a cluster
+	// edge's adds its origin); nil: the camera itself.
+	wrap    func(*pipeline.Camera) httpapi.Camera
+	origins *cluster.Origins // a cluster edge's view of its origins; nil otherwise
 
 	mu      sync.Mutex // guards members
 	members map[string]*member
@@ -51,7 +57,11 @@ func (f *fleet) apply(cfgs []pipeline.CameraConfig) (cams []httpapi.Camera, remo
 			m.cfg = cfg
 			f.log.WithField("camera", cfg.Name).Info("camera changed, restarting its ffmpeg")
 		}
-		cams = append(cams, m.cam)
+		if f.wrap != nil {
+			cams = append(cams, f.wrap(m.cam))
+		} else {
+			cams = append(cams, m.cam)
+		}
 	}
 	for name, m := range f.members {
 		if !keep[name] {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/cluster"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/config"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/httpapi"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
@@ -51,6 +52,8 @@ type options struct {
 	demo      bool
 	logLevel  string
 	logFormat string
+	shard     string // cluster role: a shard number, auto or edge; "" for cluster.shard
+	watch     bool   // reload the config file when its content changes
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -63,6 +66,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.demo, "demo", false, "serve a built-in synthetic camera (no hardware needed)")
 	fs.StringVar(&o.logLevel, "log-level", "", "debug|info|warn|error (env RTSP2MJPEG_LOG_LEVEL, default info)")
 	fs.StringVar(&o.logFormat, "log-format", "", "text|json (env RTSP2MJPEG_LOG_FORMAT, default text)")
+	fs.StringVar(&o.shard, "shard", "", "cluster role, over the config's cluster.shard: a shard number, auto (a StatefulSet pod's ordinal) or edge (env RTSP2MJPEG_SHARD)")
+	fs.BoolVar(&o.watch, "watch-config", false, "reload the config file when its content changes, as on SIGHUP (env RTSP2MJPEG_WATCH_CONFIG=1)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  rtsp2mjpeg [flags]     serve (the default)\n  rtsp2mjpeg version\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -91,6 +96,19 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	envDefault(&o.listen, "RTSP2MJPEG_LISTEN", "") // then the config file, then :8007
 	envDefault(&o.logLevel, "RTSP2MJPEG_LOG_LEVEL", "info")
 	envDefault(&o.logFormat, "RTSP2MJPEG_LOG_FORMAT", "text")
+	envDefault(&o.shard, "RTSP2MJPEG_SHARD", "")
+	if !o.watch {
+		switch v := strings.ToLower(getenv("RTSP2MJPEG_WATCH_CONFIG")); v {
+		case "", "0", "false", "no":
+		case "1", "true", "yes":
+			o.watch = true
+		default:
+			return o, usagef("RTSP2MJPEG_WATCH_CONFIG=%q: want 1 or 0", v)
+		}
+	}
+	if (o.shard != "" || o.watch) && o.config == "" {
+		return o, usagef("--shard and --watch-config need a config file (--config)")
+	}
 
 	sources := 0
 	for _, set := range []bool{o.url != "", o.config != "", o.demo} {
@@ -150,9 +168,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const defaultListen = ":8007"
 
 // prepare completes camera configs with the programs found at start and
-// checks them.
-func prepare(cfgs []pipeline.CameraConfig, ffmpegPath, ffprobePath string) error {
-	if len(cfgs) == 0 {
+// checks them. none allows an empty list: a cluster origin may own no
+// camera.
+func prepare(cfgs []pipeline.CameraConfig, ffmpegPath, ffprobePath string, none bool) error {
+	if len(cfgs) == 0 && !none {
 		return usagef("no camera configured")
 	}
 	for i := range cfgs {
@@ -219,18 +238,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer cancel()
 
 	var httpCfg httpapi.Config
+	var pl *plan // nil without a config file
 	switch {
 	case o.config != "":
-		file, err := config.Load(o.config, getenv)
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		cfgs = file.Cameras
-		if o.listen == "" {
-			o.listen = file.Listen
-		}
-		if httpCfg, err = httpConfig(file); err != nil {
+		if pl, err = loadPlan(o.config, o.shard, getenv, ffmpegPath, ffprobePath); err != nil {
 			return err
+		}
+		cfgs, httpCfg = pl.cameras, pl.http
+		if o.listen == "" {
+			o.listen = pl.listen
 		}
 	case o.demo:
 		url, err := startDemo(ctx, &wg, ffmpegPath, log.WithField("component", "demo"))
@@ -242,8 +258,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	default:
 		cfgs = append(cfgs, pipeline.DefaultCameraConfig("default", pipeline.NormalizeURL(o.url))) // "0" is /dev/video0
 	}
-	if err := prepare(cfgs, ffmpegPath, ffprobePath); err != nil {
-		return err
+	if pl == nil {
+		if err := prepare(cfgs, ffmpegPath, ffprobePath, false); err != nil {
+			return err
+		}
 	}
 
 	if o.listen == "" {
@@ -255,30 +273,52 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 
 	f := newFleet(ctx, log.WithField("component", "pipeline"))
+	fields := logrus.Fields{"listen": ln.Addr().String(), "version": version}
+	if pl != nil && pl.cluster != nil {
+		fields["role"] = pl.role.String()
+		fields["shards"] = pl.cluster.Shards
+	}
+	if pl.edge() {
+		// An edge polls its origins: for /readyz, and to show each
+		// camera's state at its origin in /api/cameras.
+		origins := cluster.NewOrigins(*pl.cluster, pl.cred)
+		wg.Go(func() { origins.Run(ctx) })
+		f.wrap = func(c *pipeline.Camera) httpapi.Camera { return edgeCamera{c, origins} }
+		f.origins = origins
+		httpCfg.Ready = origins.Ready
+	}
 	cams, _ := f.apply(cfgs)
 	defer f.wait()
-	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "version": version}).Info("serving")
+	log.WithFields(fields).Info("serving")
 	h := httpapi.NewRouter(httpCfg, cams, log.WithField("component", "http"))
-	reload := func() {
+	reload := func(why string) {
 		if o.config == "" {
 			log.Info("SIGHUP: no config file to reload")
 			return
 		}
-		file, err := config.Load(o.config, getenv)
-		if err == nil {
-			err = prepare(file.Cameras, ffmpegPath, ffprobePath)
+		next, err := loadPlan(o.config, o.shard, getenv, ffmpegPath, ffprobePath)
+		if err == nil && next.edge() != pl.edge() {
+			err = fmt.Errorf("the process's role changed (%s to %s): restart it to change roles", roleName(pl), roleName(next))
 		}
 		if err != nil {
 			log.WithError(err).Error("config reload failed; the running config stays")
 			return
 		}
-		if file.Listen != "" && file.Listen != o.listen && getenv("RTSP2MJPEG_LISTEN") == "" {
-			log.WithField("listen", file.Listen).Warn("config reload: a new listen address needs a restart")
+		if next.listen != "" && next.listen != o.listen && getenv("RTSP2MJPEG_LISTEN") == "" {
+			log.WithField("listen", next.listen).Warn("config reload: a new listen address needs a restart")
 		}
-		cams, removed := f.apply(file.Cameras)
+		if f.origins != nil {
+			f.origins.Set(*next.cluster, next.cred)
+		}
+		cams, removed := f.apply(next.cameras)
 		h.SetCameras(cams)
 		retire(removed) // after the router stopped serving them
-		log.WithField("cameras", len(cams)).Info("config reloaded")
+		pl = next
+		log.WithFields(logrus.Fields{"cameras": len(cams), "trigger": why}).Info("config reloaded")
+	}
+	var changed <-chan struct{}
+	if o.watch {
+		changed = watchFile(ctx, &wg, o.config, watchEvery, log.WithField("component", "config"))
 	}
 	wg.Go(func() {
 		for {
@@ -286,7 +326,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload()
+				reload("SIGHUP")
+			case <-changed:
+				reload("file changed")
 			}
 		}
 	})

@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/cluster"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
@@ -46,6 +47,9 @@ type File struct {
 	// when written as 0.
 	MaxViewers          int // max_viewers: concurrent streams in all
 	MaxViewersPerCamera int // max_viewers_per_camera
+
+	// Cluster is the cluster section; nil when absent (a single box).
+	Cluster *cluster.Config
 }
 
 // Auth is the auth section. Either Username with exactly one of Password
@@ -98,7 +102,7 @@ type parser struct {
 
 // Top-level keys, in the order of DESIGN.md.
 var topKeys = []string{"listen", "auth", "defaults", "cameras", "write_timeout", "snapshot_timeout", "max_age",
-	"max_viewers", "max_viewers_per_camera", "profiles"}
+	"max_viewers", "max_viewers_per_camera", "profiles", "cluster"}
 
 func (p *parser) file(data []byte) *File {
 	root, ok := p.decode(data)
@@ -120,6 +124,9 @@ func (p *parser) file(data []byte) *File {
 	}
 	if kv, ok := pairs["auth"]; ok {
 		f.Auth = p.auth(kv)
+	}
+	if kv, ok := pairs["cluster"]; ok {
+		f.Cluster = p.cluster(kv)
 	}
 	for _, d := range []struct {
 		key string

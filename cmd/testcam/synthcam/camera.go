@@ -61,9 +61,9 @@ type Camera struct {
 	ln        net.Listener // srv's listener
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
-	readers   map[*gortsplib.ServerSession]struct{}
-	ready     chan struct{} // closed with publishing set
-	proc      *os.Process   // current ffmpeg, nil when none
+	readers   map[*gortsplib.ServerSession]string // playing sessions, and the path each asked for
+	ready     chan struct{}                       // closed with publishing set
+	proc      *os.Process                         // current ffmpeg, nil when none
 	paused    bool
 	feedStop  context.CancelFunc
 	feedDone  chan struct{}
@@ -94,7 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Camera, error) {
 		ffmpegPath:  ffmpegPath,
 		closing:     make(chan struct{}),
 		listenAddr:  cfg.Addr,
-		readers:     make(map[*gortsplib.ServerSession]struct{}),
+		readers:     make(map[*gortsplib.ServerSession]string),
 	}
 	if c.log == nil {
 		l := logrus.New()
@@ -160,6 +160,18 @@ func (c *Camera) Readers() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.readers)
+}
+
+// ReadersByPath is the number of reader sessions currently playing, by the
+// path each asked for (with AnyPath, one camera serves several names).
+func (c *Camera) ReadersByPath() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[string]int{}
+	for _, p := range c.readers {
+		m[p]++
+	}
+	return m
 }
 
 // PublisherRestarts is how many times the publisher exited unexpectedly

@@ -154,7 +154,7 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 	}
 	c := h.c
 	c.mu.Lock()
-	c.readers[ctx.Session] = struct{}{}
+	c.readers[ctx.Session] = normPath(ctx.Path)
 	c.mu.Unlock()
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
