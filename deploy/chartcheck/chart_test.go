@@ -512,6 +512,9 @@ func checkPod(t *testing.T, x index, w workload, wantShard string, s scenario) {
 			t.Errorf("%s: env %s: %v", where, e.Name, err)
 		}
 	}
+	if _, ok := env["HOSTNAME"]; ok {
+		t.Errorf("%s: env HOSTNAME set; --shard auto reads the pod's own hostname from it", where)
+	}
 	if env["RTSP2MJPEG_SHARD"] != wantShard {
 		t.Errorf("%s: RTSP2MJPEG_SHARD=%q, want %q", where, env["RTSP2MJPEG_SHARD"], wantShard)
 	}
