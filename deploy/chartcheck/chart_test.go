@@ -138,9 +138,10 @@ func TestRender(t *testing.T) {
 	t.Logf("rendered (kube %s, strict decode into k8s.io/api types):\n%s", KubeVersion, strings.Join(summary, "\n"))
 }
 
-// TestRollOnChange: a camera change is reloaded in place (no pod template
-// change unless configReload.rollOnChange), while what the daemon reads at
-// start only (auth, the cluster section) rolls the pods.
+// TestRollOnChange: a camera change, and a change of cluster.shards, are
+// reloaded in place by --watch-config (no pod template change unless
+// configReload.rollOnChange), while what the daemon reads at start only
+// (auth) rolls the pods.
 func TestRollOnChange(t *testing.T) {
 	podAnn := func(t *testing.T, s scenario) map[string]string {
 		t.Helper()
@@ -169,8 +170,8 @@ func TestRollOnChange(t *testing.T) {
 	}
 	c2 := podAnn(t, scenarios[3])
 	c3 := podAnn(t, scenarios[4])
-	if c2["checksum/restart"] == c3["checksum/restart"] {
-		t.Error("cluster.shards 2 -> 3 does not roll the pods")
+	if c2["checksum/restart"] != c3["checksum/restart"] {
+		t.Error("cluster.shards 2 -> 3 rolls every pod; the daemon reloads the cluster section in place")
 	}
 	roll := podAnn(t, scenario{set: []string{"configReload.rollOnChange=true"}})
 	rollCam := podAnn(t, scenario{set: []string{"configReload.rollOnChange=true", "config.cameras[0].fps=5"}})

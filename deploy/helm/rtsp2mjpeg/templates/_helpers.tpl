@@ -84,8 +84,10 @@ from RTSP2MJPEG_SHARD (auto on origins, edge on edges).
 
 {{/*
 What the daemon reads at start only: auth, listen, the viewer limits and
-timeouts, and the cluster section. A change of these rolls the pods even
-when configReload.rollOnChange is off.
+timeouts. A change of these rolls the pods even when
+configReload.rollOnChange is off. Cameras and the cluster section are
+reloaded in place (--watch-config): a change of cluster.shards moves only
+the cameras that must move, without a restart.
 */}}
 {{- define "rtsp2mjpeg.restartChecksum" -}}
 {{- $c := .Values.config -}}
@@ -95,9 +97,6 @@ when configReload.rollOnChange is off.
 {{- if hasKey $c . -}}
 {{- $_ := set $start . (get $c .) -}}
 {{- end -}}
-{{- end -}}
-{{- if .Values.cluster.enabled -}}
-{{- $_ := set $start "cluster" (dict "shards" (int .Values.cluster.shards) "origin_url" (include "rtsp2mjpeg.originURL" .)) -}}
 {{- end -}}
 {{- toYaml $start | sha256sum -}}
 {{- end -}}
