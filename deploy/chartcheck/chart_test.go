@@ -56,7 +56,7 @@ var scenarios = []scenario{
 	{name: "single-full", files: []string{"testdata/single-full.yaml"}},
 	{name: "single-long-release", release: "a-rather-long-release-name-for-the-cameras-of-building-7"},
 	{name: "cluster", files: []string{clusterFile}, cluster: true, shards: 2, existingSecret: "rtsp2mjpeg-cameras", autoscaling: true},
-	{name: "cluster-shards-3", files: []string{clusterFile}, set: []string{"cluster.shards=3"}, cluster: true, shards: 3, existingSecret: "rtsp2mjpeg-cameras", autoscaling: true},
+	{name: "cluster-shards-3", files: []string{clusterFile}, set: []string{"cluster.shards=3", "ingress.hosts[0].host=cameras.example.org"}, cluster: true, shards: 3, existingSecret: "rtsp2mjpeg-cameras", autoscaling: true},
 	{name: "cluster-metrics", files: []string{clusterFile, "testdata/cluster-metrics.yaml"}, cluster: true, shards: 2, existingSecret: "rtsp2mjpeg-cameras", autoscaling: true},
 	{name: "cluster-fixed-edges", files: []string{clusterFile, "testdata/cluster-fixed.yaml"}, cluster: true, shards: 2, existingSecret: "rtsp2mjpeg-cameras", edgeReplicas: 3},
 	{name: "cluster-long-release", release: "a-rather-long-release-name-for-the-cameras-of-building-7", files: []string{clusterFile}, set: []string{"cluster.shards=12"}, cluster: true, shards: 12, existingSecret: "rtsp2mjpeg-cameras", autoscaling: true},
@@ -665,6 +665,14 @@ func checkIngress(t *testing.T, x index) {
 		} {
 			if a[k] != want {
 				t.Errorf("Ingress %s: annotation %s=%q, want %q", ing.Name, k, a[k], want)
+			}
+		}
+		for _, r := range ing.Spec.Rules {
+			if r.Host == "" {
+				continue
+			}
+			if errs := validation.IsDNS1123Subdomain(r.Host); len(errs) > 0 {
+				t.Errorf("Ingress %s: host %q: %v", ing.Name, r.Host, errs)
 			}
 		}
 		if len(ing.Spec.Rules) == 0 {
