@@ -18,10 +18,10 @@ const (
 )
 
 // awaitLive waits until each viewer of vs has a live part after since
-// (from another edge than notEdge, when >= 0), or s.o.Recover passes; it
+// (from another edge than notEdge, when >= 0), or within passes; it
 // returns each one's delay and how many never got one.
-func (s *sim) awaitLive(ctx context.Context, vs []*viewer, since time.Time, notEdge int) ([]time.Duration, int) {
-	deadline := since.Add(s.o.Recover)
+func (s *sim) awaitLive(ctx context.Context, vs []*viewer, since time.Time, notEdge int, within time.Duration) ([]time.Duration, int) {
+	deadline := since.Add(within)
 	for {
 		var got []time.Duration
 		for _, v := range vs {
@@ -58,7 +58,7 @@ func (s *sim) killEdge(ctx context.Context) error {
 	pid := t.edges[k].pid()
 	killed := time.Now()
 	t.edges[k].kill()
-	got, never := s.awaitLive(ctx, victims, killed, k)
+	got, never := s.awaitLive(ctx, victims, killed, k, s.o.Recover)
 	ok := never == 0 && len(got) > 0 && slices.Max(got) <= edgeTarget
 	s.p.f("1. **Edge %d killed** (SIGKILL to pid %d) with %d viewers: %d got a live frame from another edge, %s after the kill; %d never within %v. "+
 		"Target: every one within %v: **%s**.",
@@ -123,7 +123,7 @@ func (s *sim) restartOrigin(ctx context.Context) error {
 	}
 	up := time.Now() // startOrigin returns as /healthz answers (polled every 10 ms)
 	originFirst := s.originFirstFrames(ctx, o, cams, up)
-	got, never := s.awaitLive(ctx, victims, up, -1)
+	got, never := s.awaitLive(ctx, victims, up, -1, s.o.Recover)
 
 	// No-signal parts while it was down, and no live part after the
 	// frames in flight at the kill.
@@ -159,9 +159,10 @@ func (s *sim) restartOrigin(ctx context.Context) error {
 	} else if !ok {
 		over := slices.Max(got) - originTarget
 		s.res.missed = append(s.res.missed, fmt.Sprintf("origin restart: max %v, %v over %v", slices.Max(got).Round(time.Millisecond), over.Round(time.Millisecond), originTarget))
-		s.p.f("   Missed by %v at worst. Why: the restarted origin starts an ffmpeg per camera, which opens RTSP and must wait for "+
-			"the camera's next keyframe (one a second here) before its first JPEG; the edge's relay, back within the 250 ms of its "+
-			"dial probe, can relay nothing before that (see the origin's own first frames above).", over.Round(time.Millisecond))
+		s.p.f("   Missed by %v at worst. Why: the viewers wait for the restarted origin's own first frame of each camera "+
+			"(%v at worst after /healthz: an ffmpeg per camera opens RTSP, probes the stream and waits for a keyframe, one a second here); "+
+			"the edge's relay, back within the 250 ms of its dial probe, relays the frame as soon as there is one.",
+			over.Round(time.Millisecond), maxOr0(originFirst).Round(time.Millisecond))
 	}
 	if err := t.settled(ctx, 30*time.Second); err != nil {
 		return fmt.Errorf("fault 2, after the restart: %w", err)
@@ -272,7 +273,10 @@ func (s *sim) reshard(ctx context.Context) error {
 	}
 	// Frames again: every viewer of a moved camera has a live part after
 	// the cluster settled; then each one's longest gap since the change.
-	_, never := s.awaitLive(ctx, movedViewers, settled, -1)
+	// The wait outlasts the daemon's longest backoff (30 s): an edge's
+	// relay that failed against the old origin may sleep that long.
+	movedWait := max(s.o.Recover, 35*time.Second)
+	_, never := s.awaitLive(ctx, movedViewers, settled, -1, movedWait)
 	gapsMoved, backAt := gaps(movedViewers, changed, time.Now())
 	gapsStayed, _ := gaps(stayedViewers, changed, time.Now())
 
@@ -329,7 +333,12 @@ func (s *sim) reshard(ctx context.Context) error {
 		"Viewers of staying cameras (%d): longest gap %s.",
 		len(movedViewers), dist(gapsMoved), dist(backAt), never, len(stayedViewers), dist(gapsStayed))
 	if never > 0 {
-		s.res.fail("fault 3: %d of %d viewers of moved cameras got no live frame within %v of the cluster settling", never, len(movedViewers), s.o.Recover)
+		s.res.fail("fault 3: %d of %d viewers of moved cameras got no live frame within %v of the cluster settling", never, len(movedViewers), movedWait)
+	}
+	if n, longest := s.top.relayRefusals(moved, changed); n > 0 {
+		s.p.f("   The edges' relays of moved cameras were refused %d times by the old origin after the rewrite (HTTP 404: it dropped the camera before "+
+			"the edge reloaded); the longest backoff they then slept: %v. A reload does not cut such a sleep short, so the new origin's URL waits for its end.",
+			n, longest)
 	}
 	return nil
 }
@@ -366,4 +375,12 @@ func gaps(vs []*viewer, from, to time.Time) (longest, endedAt []time.Duration) {
 		}
 	}
 	return longest, endedAt
+}
+
+// maxOr0 is the largest of d, 0 when it is empty.
+func maxOr0(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return slices.Max(d)
 }
