@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/cluster"
@@ -209,12 +210,21 @@ func (t *topology) settled(ctx context.Context, within time.Duration) error {
 // close stops every process (SIGTERM, SIGKILL after 5 s) and the camera,
 // and returns what did not stop cleanly.
 func (t *topology) close() []string {
-	var bad []string
+	var (
+		mu  sync.Mutex // guards bad
+		bad []string
+		wg  sync.WaitGroup
+	)
 	for _, p := range t.procs() {
-		if err := p.stop(5 * time.Second); err != nil {
-			bad = append(bad, err.Error())
-		}
+		wg.Go(func() {
+			if err := p.stop(5 * time.Second); err != nil {
+				mu.Lock()
+				bad = append(bad, err.Error())
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if t.cam != nil {
 		_ = t.cam.Close()
 	}
