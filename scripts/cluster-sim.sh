@@ -8,7 +8,7 @@
 # process), then three faults with a result line each: an edge killed, an
 # origin killed and restarted, the shards going from 2 to 3.
 #
-#   ./scripts/cluster-sim.sh               the full run (about 2 minutes)
+#   ./scripts/cluster-sim.sh               the full run (about a minute)
 #   ./scripts/cluster-sim.sh -short        the CI size (30 viewers, shorter windows)
 #   ./scripts/cluster-sim.sh -viewers 150 -size 640x360 -keep
 #

@@ -318,6 +318,7 @@ func (s *sim) reshard(ctx context.Context) error {
 		}
 	}
 	var overlap []string
+	most := 0
 	for _, n := range t.names {
 		r := sess[n]
 		if slices.Contains(stayed, n) && (r[0] != 1 || r[1] != 1) {
@@ -325,10 +326,16 @@ func (s *sim) reshard(ctx context.Context) error {
 		}
 		if slices.Contains(moved, n) {
 			overlap = append(overlap, fmt.Sprintf("%s %d–%d", n, r[0], r[1]))
+			most = max(most, r[1])
 		}
 	}
 	s.p.f("   Staying cameras: same ffmpeg pid, same `restarts`, one RTSP session throughout (sampled every 100 ms): %s. "+
 		"Moved cameras' sessions during the hand-over (min–max): %v.", heldWord(!s.failedWith("which stays")), overlap)
+	if most > 1 {
+		s.p.f("   (Up to %d sessions of a moved camera for a moment: its old origin reads it until its own reload, up to 2 s later, "+
+			"while origin 2 has opened it, and origin 2's ffprobe opens one more after the first frame. A camera that allows fewer "+
+			"sessions refuses one of them during the hand-over.)", most)
+	}
 	s.p.f("   Viewers of moved cameras (%d): longest gap between live frames %s; live again %s after the rewrite; %d never. "+
 		"Viewers of staying cameras (%d): longest gap %s.",
 		len(movedViewers), dist(gapsMoved), dist(backAt), never, len(stayedViewers), dist(gapsStayed))
