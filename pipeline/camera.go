@@ -42,6 +42,7 @@ type Camera struct {
 	main   *output // the main stream: stdout of ffmpeg
 	stderr *stderrLog
 	wake   chan struct{} // a viewer arrived at an idle on-demand camera
+	reconf chan struct{} // the config changed: a backoff under way ends
 
 	mu        sync.Mutex // guards the fields below
 	cfg       CameraConfig
@@ -83,6 +84,7 @@ func NewCamera(cfg CameraConfig, log *logrus.Entry) *Camera {
 		redact:  r,
 		stderr:  newStderrLog(log, r),
 		wake:    make(chan struct{}, 1),
+		reconf:  make(chan struct{}, 1),
 		state:   state,
 		outputs: map[string]*output{},
 	}
@@ -170,6 +172,10 @@ func (c *Camera) Reconfigure(cfg CameraConfig) {
 	}
 	select { // an idle on-demand camera re-checks its viewers
 	case c.wake <- struct{}{}:
+	default:
+	}
+	select { // a camera backing off tries its new config at once
+	case c.reconf <- struct{}{}:
 	default:
 	}
 }
@@ -432,9 +438,12 @@ func (c *Camera) Run(ctx context.Context) error {
 			"stderr_tail": c.stderr.Tail(),
 			"retry_in":    wait.Round(time.Millisecond).String(),
 		}).Warn("ffmpeg stopped, restarting")
-		if c.sleep(ctx, src.watch(), wait, connectFailed) {
+		switch c.sleep(ctx, src.watch(), wait, connectFailed) {
+		case wokeCameBack:
 			b.Reset()
 			cameBack = time.Now()
+		case wokeReconfigured:
+			b.Reset()
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -461,15 +470,24 @@ func (c *Camera) waitForViewer(ctx context.Context) bool {
 	}
 }
 
+// Why sleep ended.
+type wakeReason int
+
+const (
+	wokeTimer        wakeReason = iota // d passed, or ctx ended
+	wokeCameBack                       // the unreachable camera answers again
+	wokeReconfigured                   // its config changed: a new URL needs no wait
+)
+
 // sleep waits d, or less when the camera was unreachable and answers
 // again (watch, nil for a kind without such a check): a TCP dial costs far
 // less than an ffmpeg start, and frames return as soon as the camera is
-// back whatever the backoff has grown to. It reports whether it woke early
-// for that reason.
+// back whatever the backoff has grown to. A reconfiguration ends it too:
+// the backoff was the old config's (a relay whose origin moved, issue 11).
 //
 // wasDown says the start that failed could not connect: the first check
 // that succeeds then means the camera is back.
-func (c *Camera) sleep(ctx context.Context, watch func(context.Context) bool, d time.Duration, wasDown bool) (cameBack bool) {
+func (c *Camera) sleep(ctx context.Context, watch func(context.Context) bool, d time.Duration, wasDown bool) wakeReason {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	var tick <-chan time.Time
@@ -482,9 +500,12 @@ func (c *Camera) sleep(ctx context.Context, watch func(context.Context) bool, d 
 	for {
 		select {
 		case <-ctx.Done():
-			return false
+			return wokeTimer
 		case <-timer.C:
-			return false
+			return wokeTimer
+		case <-c.reconf:
+			c.log.Info("config changed, restarting now")
+			return wokeReconfigured
 		case <-tick:
 			if !watch(ctx) {
 				down = true
@@ -492,7 +513,7 @@ func (c *Camera) sleep(ctx context.Context, watch func(context.Context) bool, d 
 			}
 			if down {
 				c.log.Info("camera answers again, restarting now")
-				return true
+				return wokeCameBack
 			}
 		}
 	}

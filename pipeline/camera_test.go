@@ -217,11 +217,11 @@ func TestCameraReconfigureKeepsViewers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, _, _ := cam.config()
-	cfg.Width = 320
+	cfg.Width = 480
 	cam.Reconfigure(cfg)
 	eventually(t, 10*time.Second, "ffmpeg restarted with the new width", func() bool {
 		b, _ := os.ReadFile(argsfile)
-		return strings.Contains(string(b), "scale=320:-2")
+		return strings.Contains(string(b), "scale=480:-2")
 	})
 	// The same viewer keeps getting frames from the same camera.
 	for range 3 {
@@ -279,5 +279,26 @@ func TestOnDemandReloadWhileIdle(t *testing.T) {
 	b, _ := os.ReadFile(argsfile)
 	if runs := strings.Split(strings.TrimSpace(string(b)), "\n"); !strings.Contains(runs[1], "scale=160:-2") {
 		t.Errorf("the first run after the reload used the old config: %s", runs[1])
+	}
+}
+
+// TestReconfigureEndsBackoff: a camera backing off after failures tries a
+// changed config at once, not when the old config's backoff ends (a relay
+// whose origin moved would otherwise wait up to 30 s).
+func TestReconfigureEndsBackoff(t *testing.T) {
+	argsfile := filepath.Join(t.TempDir(), "args")
+	cam, _, _ := fakeCamera(t, "frames=0,exit=1,argsfile="+argsfile, func(*CameraConfig) {})
+	runCamera(t, cam)
+	eventually(t, 15*time.Second, "four failures (the next wait about 4 s)", func() bool { return cam.Status().Restarts >= 4 })
+	cfg, _, _ := cam.config()
+	cfg.Width = 480
+	changed := time.Now()
+	cam.Reconfigure(cfg)
+	eventually(t, 10*time.Second, "ffmpeg started with the new width", func() bool {
+		b, _ := os.ReadFile(argsfile)
+		return strings.Contains(string(b), "scale=480:-2")
+	})
+	if d := time.Since(changed); d > 2*time.Second {
+		t.Errorf("the new config ran %v after the change, want at once (the backoff was about 4 s)", d.Round(time.Millisecond))
 	}
 }

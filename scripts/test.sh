@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole check, as CI runs it (.ci/run):
 #   setup (ffmpeg, C compiler for -race, chromium), gofmt, go vet,
-#   go test -race, a short fuzz run of every fuzz target, docker files check.
+#   go test -race, a short fuzz run of every fuzz target, docker files check,
+#   the Helm chart's offline check (deploy/chartcheck).
 #
 #   ./scripts/test.sh                       everything
 #   ./scripts/test.sh -run TestHub -v       extra arguments go to `go test`
@@ -123,6 +124,9 @@ else
 	step fuzz run_fuzz
 fi
 step docker ./scripts/check-docker.sh
+# The Helm chart's offline check: its own module (Helm and the Kubernetes
+# API types stay out of the daemon's), so ./... above does not reach it.
+step chart bash -c 'cd deploy/chartcheck && go vet ./... && go test -count=1 ./...'
 
 join() { local IFS=,; echo "${*:-none}"; }
 summary="passed: $(join "${passed[@]}"); failed: $(join "${failed[@]}"); skipped: $(join "${skipped[@]}")"
