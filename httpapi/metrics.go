@@ -71,6 +71,13 @@ var (
 		"1 for the output's current state (starting, streaming, stalled, backoff, idle, failed).",
 		[]string{"camera", "profile", "state"}, nil)
 
+	// Of a camera's decoding (DESIGN.md "Idle behaviour").
+	descDecoding = prometheus.NewDesc("rtsp2mjpeg_decoding",
+		"1 for what the camera's ffmpeg decodes now: all (every frame), keyframes (standby, or fps <= 1) or none "+
+			"(stopped, or a stream copy).", []string{"camera", "mode"}, nil)
+	descKeyframeInterval = prometheus.NewDesc("rtsp2mjpeg_keyframe_interval_seconds",
+		"The camera's keyframe interval, measured in standby; absent before it is known.", []string{"camera"}, nil)
+
 	// Of the whole process: what an autoscaler of edges reads.
 	descViewers = prometheus.NewDesc("rtsp2mjpeg_viewers",
 		"Streams open now (video and wall), of every camera.", nil, nil)
@@ -90,7 +97,8 @@ type cameraCollector struct {
 // series against them.
 func (c cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFrames, descBytes, descRestarts, descDropped,
-		descClients, descUp, descFPS, descLastFrame, descSinceFrame, descState, descViewers, descSent} {
+		descClients, descUp, descFPS, descLastFrame, descSinceFrame, descState, descViewers, descSent,
+		descDecoding, descKeyframeInterval} {
 		ch <- d
 	}
 }
@@ -123,6 +131,12 @@ func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cam := range c.a.cameras().cams {
 		st := cam.Status()
 		name := cam.Name()
+		for _, mode := range []string{"all", "keyframes", "none"} {
+			ch <- prometheus.MustNewConstMetric(descDecoding, prometheus.GaugeValue, boolFloat(st.Decoding == mode), name, mode)
+		}
+		if st.KeyframeInterval > 0 {
+			ch <- prometheus.MustNewConstMetric(descKeyframeInterval, prometheus.GaugeValue, st.KeyframeInterval, name)
+		}
 		c.collectFeed(ch, now, name, feedMetrics{
 			profile: pipeline.MainProfile, state: st.State, ownFFmpeg: true,
 			frames: st.Frames, bytes: st.Bytes, restarts: st.Restarts,

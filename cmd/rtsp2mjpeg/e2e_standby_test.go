@@ -34,6 +34,12 @@ func TestStandby(t *testing.T) {
 	if st["when_idle"] != "standby" {
 		t.Errorf("when_idle %v", st["when_idle"])
 	}
+	if m := d.metric(t, `rtsp2mjpeg_decoding{camera="door",mode="keyframes"}`); m != 1 {
+		t.Errorf("metric decoding{mode=keyframes} = %v in standby, want 1", m)
+	}
+	if m := d.metric(t, `rtsp2mjpeg_keyframe_interval_seconds{camera="door"}`); m < 0.7 || m > 1.5 {
+		t.Errorf("metric keyframe_interval_seconds = %v, want about 1", m)
+	}
 
 	// Snapshots: fresh, and they leave the camera in standby.
 	for range 4 {
