@@ -21,20 +21,24 @@ const (
 
 // CameraConfig is everything one camera needs.
 type CameraConfig struct {
-	Name          string
-	URL           string
-	FPS           float64 // 0: the camera's rate; else ffmpeg caps output fps
-	Width         int     // 0: the camera's size; else scale, keep aspect
-	Quality       int     // ffmpeg -q:v, 2 (best) .. 31
-	OnDemand      bool    // when_idle: stop: no ffmpeg while nobody watches
-	Standby       bool    // when_idle: standby: keyframes only while nobody watches (standby.go)
-	IdleTimeout   time.Duration
-	StartTimeout  time.Duration
-	StallTimeout  time.Duration
-	RTSPTransport string // tcp|udp
-	Codec         string // auto|mjpeg|copy
-	FFmpeg        string // path to the ffmpeg binary
-	FFprobe       string // path to ffprobe, for codec auto; "" re-encodes
+	Name     string
+	URL      string
+	FPS      float64 // 0: the camera's rate; else ffmpeg caps output fps
+	Width    int     // 0: the camera's size; else scale, keep aspect
+	Quality  int     // ffmpeg -q:v, 2 (best) .. 31
+	OnDemand bool    // when_idle: stop: no ffmpeg while nobody watches
+	Standby  bool    // when_idle: standby: keyframes only while nobody watches (standby.go)
+	// DecoderThreads is ffmpeg's -threads for decoding the camera; 0 is
+	// ffmpeg's own choice (one per core, more or less). One thread per
+	// camera can cost less in all on a box of many cameras.
+	DecoderThreads int
+	IdleTimeout    time.Duration
+	StartTimeout   time.Duration
+	StallTimeout   time.Duration
+	RTSPTransport  string // tcp|udp
+	Codec          string // auto|mjpeg|copy
+	FFmpeg         string // path to the ffmpeg binary
+	FFprobe        string // path to ffprobe, for codec auto; "" re-encodes
 	// A webcam's capture settings (url /dev/videoN), each "" or 0 for the
 	// device's own; a config error on other kinds. Codec auto with no
 	// InputFormat asks for mjpeg when the device offers it (source_v4l2.go).
@@ -133,6 +137,8 @@ func (c CameraConfig) Validate() error {
 		return fmt.Errorf("width: %d is negative", c.Width)
 	case c.Quality < 2 || c.Quality > 31:
 		return fmt.Errorf("quality: %d is not in 2..31", c.Quality)
+	case c.DecoderThreads < 0 || c.DecoderThreads > 64:
+		return fmt.Errorf("decoder_threads: %d is not in 0..64 (0: ffmpeg's choice)", c.DecoderThreads)
 	case c.OnDemand && c.Standby:
 		return fmt.Errorf("when_idle: standby and stop (on_demand) at once")
 	case c.IdleTimeout <= 0:

@@ -47,6 +47,7 @@ func buildArgs(c CameraConfig, longProbe bool) []string {
 	for k, v := range opts {
 		in[k] = v
 	}
+	decoderThreads(in, c)
 	var profiles []ProfileConfig
 	if c.Codec != CodecCopy { // a copy camera's profiles are transcoded while watched (transcode.go)
 		profiles = OutputProfiles(c)
@@ -87,6 +88,7 @@ func standbyArgs(c CameraConfig, longProbe bool) []string {
 	for k, v := range opts {
 		in[k] = v
 	}
+	decoderThreads(in, c)
 	input := ffmpeg.Input(target, in)
 	profiles := OutputProfiles(c)
 	outs := []*ffmpeg.Stream{input.Output("pipe:1", outputArgs(CodecMJPEG, 0, c.Width, c.Quality))}
@@ -112,6 +114,7 @@ func DecoderArgs(c CameraConfig) []string {
 	// while probing, the keyframe among them, and the decoder then waited
 	// for the camera's next one (0.85 s at 640x360, GOP 15 at 15 fps).
 	in := ffmpeg.KwArgs{"f": "mpegts", "analyzeduration": "0", "probesize": "32", "flags": "low_delay"}
+	decoderThreads(in, c)
 	input := ffmpeg.Input("pipe:0", in)
 	outs := []*ffmpeg.Stream{input.Output("pipe:1", outputArgs(CodecMJPEG, c.FPS, c.Width, c.Quality))}
 	for i, p := range OutputProfiles(c) {
@@ -120,6 +123,14 @@ func DecoderArgs(c CameraConfig) []string {
 	}
 	args := ffmpeg.MergeOutputs(outs...).GetArgs()
 	return append(append([]string(nil), globalArgs...), args...)
+}
+
+// decoderThreads sets the decoder's -threads (an input option) when the
+// camera asks for a number; a stream copy decodes nothing.
+func decoderThreads(in ffmpeg.KwArgs, c CameraConfig) {
+	if c.DecoderThreads > 0 && c.Codec != CodecCopy {
+		in["threads"] = strconv.Itoa(c.DecoderThreads)
+	}
 }
 
 // profileQuality is a profile's JPEG quality: its own, else the camera's.

@@ -166,3 +166,20 @@ func TestTranscodeArgs(t *testing.T) {
 		t.Errorf("args\n got: %s\nwant: %s", got, want)
 	}
 }
+
+// TestDecoderThreads: decoder_threads is an input option (before -i) of
+// every ffmpeg that decodes the camera, and of none that copies it.
+func TestDecoderThreads(t *testing.T) {
+	c := DefaultCameraConfig("door", "rtsp://192.0.2.1/s")
+	c.DecoderThreads = 1
+	for name, args := range map[string][]string{"full": BuildArgs(c), "standby": StandbyArgs(c), "decoder": DecoderArgs(c)} {
+		in := strings.Join(args[:slices.Index(args, "-i")], " ")
+		if !strings.Contains(in, "-threads 1") {
+			t.Errorf("%s: input options %q lack -threads 1", name, in)
+		}
+	}
+	c.Codec = CodecCopy
+	if args := BuildArgs(c); strings.Contains(strings.Join(args[:slices.Index(args, "-i")], " "), "-threads") {
+		t.Errorf("codec copy: %q", args)
+	}
+}

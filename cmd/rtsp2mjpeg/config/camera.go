@@ -13,7 +13,7 @@ import (
 
 // cameraKeys are the keys of a camera, in the order of DESIGN.md.
 var cameraKeys = []string{
-	"name", "url", "fps", "width", "quality", "on_demand", "when_idle",
+	"name", "url", "fps", "width", "quality", "on_demand", "when_idle", "decoder_threads",
 	"idle_timeout", "start_timeout", "stall_timeout", "rtsp_transport", "codec",
 	"input_format", "video_size", "framerate", // webcams only (DESIGN.md "Sources")
 	"poll",     // still-image http(s) cameras only
@@ -82,22 +82,23 @@ func onDemand(p *parser, n *yaml.Node, key string) (func(*pipeline.CameraConfig)
 // fields parse each camera key but profiles; the range checks are
 // pipeline's Validate.
 var fields = map[string]field{
-	"name":           fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Name }),
-	"url":            fieldOf(parseURL, func(c *pipeline.CameraConfig) *string { return &c.URL }),
-	"fps":            fieldOf(parseNumber, func(c *pipeline.CameraConfig) *float64 { return &c.FPS }),
-	"width":          fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Width }),
-	"quality":        fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Quality }),
-	"on_demand":      onDemand,
-	"when_idle":      whenIdle,
-	"idle_timeout":   fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.IdleTimeout }),
-	"start_timeout":  fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StartTimeout }),
-	"stall_timeout":  fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StallTimeout }),
-	"rtsp_transport": fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.RTSPTransport }),
-	"codec":          fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Codec }),
-	"input_format":   fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.InputFormat }),
-	"poll":           fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.Poll }),
-	"video_size":     fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.VideoSize }),
-	"framerate":      fieldOf(parseFramerate, func(c *pipeline.CameraConfig) *float64 { return &c.Framerate }),
+	"name":            fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Name }),
+	"url":             fieldOf(parseURL, func(c *pipeline.CameraConfig) *string { return &c.URL }),
+	"fps":             fieldOf(parseNumber, func(c *pipeline.CameraConfig) *float64 { return &c.FPS }),
+	"width":           fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Width }),
+	"quality":         fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.Quality }),
+	"on_demand":       onDemand,
+	"when_idle":       whenIdle,
+	"decoder_threads": fieldOf(parseInt, func(c *pipeline.CameraConfig) *int { return &c.DecoderThreads }),
+	"idle_timeout":    fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.IdleTimeout }),
+	"start_timeout":   fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StartTimeout }),
+	"stall_timeout":   fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.StallTimeout }),
+	"rtsp_transport":  fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.RTSPTransport }),
+	"codec":           fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.Codec }),
+	"input_format":    fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.InputFormat }),
+	"poll":            fieldOf(parseDuration, func(c *pipeline.CameraConfig) *time.Duration { return &c.Poll }),
+	"video_size":      fieldOf(parseString, func(c *pipeline.CameraConfig) *string { return &c.VideoSize }),
+	"framerate":       fieldOf(parseFramerate, func(c *pipeline.CameraConfig) *float64 { return &c.Framerate }),
 }
 
 // layer is one mapping of camera keys, defaults or a camera, applied on top
