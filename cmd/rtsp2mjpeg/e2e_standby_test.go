@@ -53,6 +53,15 @@ func TestStandby(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond) // cron-like pacing, not a wait for a condition
 	}
+	// A max_age shorter than standby gives: it waits for the next keyframe.
+	asked := time.Now()
+	resp, _ := d.get(t, "/cameras/door/snapshot?max_age=100ms")
+	at, err := time.Parse(time.RFC3339Nano, resp.Header.Get("X-Timestamp"))
+	if resp.StatusCode != 200 || err != nil || at.Before(asked) {
+		t.Errorf("snapshot with max_age 100ms in standby: %d, captured %v (asked %v); want 200 and a keyframe captured after the request",
+			resp.StatusCode, at, asked)
+	}
+	t.Logf("snapshot with max_age=100ms in standby: %v", time.Since(asked).Round(time.Millisecond))
 	if n := len(d.ffmpegPIDs()); n != 1 || cam.Readers() != 1 {
 		t.Errorf("after snapshots: %d ffmpeg, %d RTSP sessions; want 1 and 1", n, cam.Readers())
 	}
@@ -88,4 +97,18 @@ func TestStandby(t *testing.T) {
 	left := time.Now()
 	eventually(t, 15*time.Second, "standby again", standbyNow)
 	t.Logf("standby again %v after the viewer left (idle_timeout 2s)", time.Since(left).Round(time.Millisecond))
+}
+
+// TestStandbyCopyCameraSaysSo: a camera that sends MJPEG decodes nothing,
+// so standby changes nothing for it, and its status says so rather than
+// pretend.
+func TestStandbyCopyCameraSaysSo(t *testing.T) {
+	cam := newSloppyCam(t, "", "")
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: mj\n    url: %s/stream/clean\n    when_idle: standby\n", cam.srv.URL)))
+	eventually(t, 15*time.Second, "streaming", func() bool { return d.status(t, "mj")["state"] == "streaming" })
+	st := d.status(t, "mj")
+	if st["when_idle"] != "standby" || st["decoding"] != "none" || !strings.Contains(fmt.Sprint(st["when_idle_note"]), "nothing is decoded") {
+		t.Errorf("MJPEG camera with when_idle standby: when_idle %v, decoding %v, note %q", st["when_idle"], st["decoding"], st["when_idle_note"])
+	}
 }

@@ -25,12 +25,11 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/strvals"
 )
 
 // KubeVersion is the cluster version templates and lint are run against:
@@ -45,10 +44,43 @@ type Options struct {
 	Set        []string // --set
 }
 
-// Values merges the value files and --set of o, as the helm CLI does.
+// Values merges the value files and --set of o, as the helm CLI does
+// (pkg/cli/values, whose getters would bring in ~300 more packages to
+// build: the registry and OCI clients).
 func (o Options) Values() (map[string]any, error) {
-	v := values.Options{ValueFiles: o.ValueFiles, Values: o.Set}
-	return v.MergeValues(getter.Providers{})
+	base := map[string]any{}
+	for _, f := range o.ValueFiles {
+		v, err := chartutil.ReadValuesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("values file %s: %w", f, err)
+		}
+		base = mergeMaps(base, v)
+	}
+	for _, s := range o.Set {
+		if err := strvals.ParseInto(s, base); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	return base, nil
+}
+
+// mergeMaps merges b into a, b's values winning, maps merged key by key
+// (the helm CLI's rule for -f files).
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := out[k].(map[string]any); ok {
+				out[k] = mergeMaps(am, bm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // Object is one rendered Kubernetes object, decoded into its API type.
