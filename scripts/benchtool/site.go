@@ -34,6 +34,7 @@ type siteRes struct {
 	snaps        []snapAges           // per decoder_threads
 	arrivals     map[int][]arrivalRes // by decoder_threads
 	elapsed      time.Duration
+	camDrops     int // times the synthetic camera dropped packets to a slow reader
 }
 
 func cmdSite(args []string) error {
@@ -98,6 +99,7 @@ func (s *site) run() {
 		s.fail("testcam", err)
 		return
 	}
+	defer func() { s.res.camDrops = countLines(cam.p.logPath, "write queue is full") }()
 	defer cam.p.stop(6 * time.Second)
 	s.url = cam.url
 	s.fullCase()
@@ -156,8 +158,13 @@ func (s *site) fullCase() {
 		return
 	}
 	defer d.stop()
+	if err := s.waitFFmpegs(d, len(s.cams), 30*time.Second); err != nil {
+		s.fail(label, err)
+		s.res.cpu = append(s.res.cpu, siteCPU{label: label, err: err})
+		return
+	}
 	s.sleep(3 * time.Second) // every ffmpeg past its start
-	s.res.cpu = append(s.res.cpu, s.quietCPU(label, 0, d, s.cams, nil, s.so.window))
+	s.res.cpu = append(s.res.cpu, s.checked(s.quietCPU(label, 0, d, s.cams, nil, s.so.window)))
 }
 
 // standbyCases are (b), the snapshots, (c) and the arrivals, with
@@ -169,13 +176,16 @@ func (s *site) standbyCases(t int) {
 		defer d.stop()
 		_, err = s.waitCams(d, s.cams, 30*time.Second, "standby", inStandby)
 	}
+	if err == nil {
+		err = s.waitFFmpegs(d, len(s.cams), 30*time.Second)
+	}
 	if err != nil {
 		s.fail(fmt.Sprintf("standby, decoder_threads %d", t), err)
 		s.res.cpu = append(s.res.cpu, siteCPU{label: labelB, threads: t, err: err}, siteCPU{label: labelC, threads: t, err: err})
 		return
 	}
 	s.sleep(2 * time.Second)
-	s.res.cpu = append(s.res.cpu, s.quietCPU(labelB, t, d, s.cams, nil, s.so.window))
+	s.res.cpu = append(s.res.cpu, s.checked(s.quietCPU(labelB, t, d, s.cams, nil, s.so.window)))
 	if s.ctx.Err() != nil {
 		return
 	}
@@ -209,8 +219,12 @@ func (s *site) watchedCase(label string, t int, d *daemon) siteCPU {
 		s.fail(label, err)
 		return siteCPU{label: label, threads: t, err: err}
 	}
+	if err := s.waitFFmpegs(d, len(s.cams)+len(watched), 20*time.Second); err != nil {
+		s.fail(label, err)
+		return siteCPU{label: label, threads: t, err: err}
+	}
 	s.sleep(2 * time.Second) // the decoders past their start
-	return s.quietCPU(label, t, d, s.cams, vs, s.so.window)
+	return s.checked(s.quietCPU(label, t, d, s.cams, vs, s.so.window))
 }
 
 // arrivalCase runs the reference camera and the arrivals.
@@ -232,4 +246,22 @@ func (s *site) arrivalCase(d *daemon, t int) []arrivalRes {
 		return append(rs, arrivalRes{first: -1, live: -1, stamped: -1, err: err})
 	}
 	return rs
+}
+
+// checked lists a case that failed among the run's failures (which keeps
+// the process logs).
+func (s *site) checked(c siteCPU) siteCPU {
+	if c.err != nil {
+		s.fail(fmt.Sprintf("%s, decoder_threads %d", c.label, c.threads), c.err)
+	}
+	return c
+}
+
+// countLines counts the lines of the file at path that contain sub.
+func countLines(path, sub string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), sub)
 }

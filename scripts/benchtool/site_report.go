@@ -151,6 +151,7 @@ func (s *site) report() string {
 	p("- the site: %d cameras, each reading the one synthetic camera (cmd/testcam: %dx%d, %d fps, h264, GOP %d, over RTSP/TCP on 127.0.0.1), no thumb profile, idle_timeout %v",
 		o.cams, o.width, o.height, o.fps, o.gop, o.idleTimeout)
 	p("- CPU: CPU-seconds per second of the daemon and all its ffmpeg children, the median third of a %v window; others: what the rest of the machine took meanwhile", o.window)
+	p("- the synthetic camera dropped packets to a slow reader (gortsplib's \"write queue is full\") %d times in the run: each costs its reader a corrupt frame or two until the next keyframe", r.camDrops)
 	p("- run took %v; CPU windows measured again because other programs took more than %.2f CPU s/s: %d", r.elapsed.Round(time.Second), quietOthers, s.bench.res.retried)
 	p("")
 

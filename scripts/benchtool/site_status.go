@@ -86,3 +86,31 @@ func (b *bench) restarts(d *daemon, cams []string) int64 {
 }
 
 func inStandby(s siteStatus) bool { return s.Decoding == "keyframes" && s.KeyframeInterval > 0 }
+
+// waitFFmpegs waits until the daemon's children are want ffmpeg and
+// nothing else: the ffprobe it runs once per camera after the first frame
+// (codec auto) would otherwise start and end inside a CPU window.
+func (b *bench) waitFFmpegs(d *daemon, want int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ff, other := 0, 0
+		for _, k := range childrenOf(d.p.pid()) {
+			if k.comm == "ffmpeg" {
+				ff++
+			} else {
+				other++
+			}
+		}
+		switch {
+		case ff == want && other == 0:
+			return nil
+		case !d.p.alive():
+			return fmt.Errorf("daemon exited: %s", d.p.tail(10))
+		case time.Now().After(deadline):
+			return fmt.Errorf("the daemon has %d ffmpeg and %d other children after %v, want %d ffmpeg", ff, other, timeout, want)
+		case b.ctx.Err() != nil:
+			return b.ctx.Err()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
