@@ -7,11 +7,25 @@
 #   ./scripts/bench.sh              the full run (about 5 minutes, < 10)
 #   ./scripts/bench.sh --quick      short windows (about 2 minutes)
 #   ./scripts/bench.sh --out FILE   also write the report to FILE
+#   ./scripts/bench.sh --site       the site benchmark of issue 12 instead:
+#                                   8 cameras at full rate and in standby
+#                                   (about 5 minutes; --site --quick about 2)
 #
 # Other arguments go to `benchtool run` (see `benchtool run --help`:
-# --window, --loads, --starts, ...). Progress goes to stderr, the report to
+# --window, --loads, --starts, ...), or with --site to `benchtool site`
+# (--window, --arrivals, --cams, ...). Progress goes to stderr, the report to
 # stdout. Nothing is installed but by scripts/setup.sh (ffmpeg when missing).
 set -euo pipefail
+
+mode=run
+args=()
+for a in "$@"; do
+	if [ "$a" = "--site" ]; then
+		mode=site
+	else
+		args+=("$a")
+	fi
+done
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
@@ -36,4 +50,4 @@ if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; th
 fi
 
 echo "bench.sh: load average $(cut -d' ' -f1-3 /proc/loadavg) before the run" >&2
-"$bin/benchtool" run --daemon "$bin/rtsp2mjpeg" --testcam "$bin/testcam" --source "$source" "$@"
+"$bin/benchtool" "$mode" --daemon "$bin/rtsp2mjpeg" --testcam "$bin/testcam" --source "$source" ${args[@]+"${args[@]}"}

@@ -15,6 +15,10 @@
 //	    program does, through the runtime's poller, and discards it; run by
 //	    `run` as its own process beside `cat`, both fed by ffmpeg with the
 //	    daemon's own command line
+//	benchtool site --daemon BIN --testcam BIN [--quick]
+//	    the site benchmark of issue 12: 8 cameras reading one synthetic
+//	    camera, at full rate and in standby (when_idle: standby): the CPU of
+//	    the daemon and its ffmpeg, snapshot ages, a viewer's first frames
 //	benchtool viewers --url http://127.0.0.1:8007/video --n 50 [--duration 30s]
 //	    N MJPEG viewers with the benchmark's reader, printing per-window
 //	    figures (for profiling the daemon by hand: strace, perf, pprof)
@@ -45,6 +49,8 @@ func main() {
 		err = cmdViewers(os.Args[2:])
 	case "reader":
 		err = cmdReader(os.Args[2:])
+	case "site":
+		err = cmdSite(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -64,5 +70,6 @@ func usage() {
   benchtool writer --conns N --size BYTES [--fps 15]          loopback write floor (run by "run")
   benchtool viewers --url URL --n N [--duration 30s]          N MJPEG viewers, figures per window
   benchtool reader                                            pipe read floor: reads stdin and discards it (run by "run")
+  benchtool site --daemon BIN --testcam BIN [--quick]         a site of 8 cameras: full rate and standby (see site --help)
 `)
 }
