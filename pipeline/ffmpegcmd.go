@@ -3,6 +3,7 @@ package pipeline
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	ffmpeg "github.com/u2takey/ffmpeg-go"
 )
@@ -108,7 +109,12 @@ func standbyArgs(c CameraConfig, longProbe bool) []string {
 // runs for its viewers: the MPEG-TS copy of its stream on stdin (from its
 // last keyframe, then live), decoded whole, with the outputs of a camera
 // at full rate (BuildArgs: stdout and one pipe per profile).
-func DecoderArgs(c CameraConfig) []string {
+func DecoderArgs(c CameraConfig) []string { return decoderArgs(c, 0) }
+
+// decoderArgs is DecoderArgs whose outputs drop the first skip of the
+// stream (-ss as an output option: decoded, not shown): the frames of the
+// GOP that are older than the viewer's newest keyframe.
+func decoderArgs(c CameraConfig, skip time.Duration) []string {
 	// No stream analysis: the PMT says what the stream is, and the first
 	// packet is a keyframe. Not -fflags nobuffer: it drops the packets read
 	// while probing, the keyframe among them, and the decoder then waited
@@ -116,10 +122,17 @@ func DecoderArgs(c CameraConfig) []string {
 	in := ffmpeg.KwArgs{"f": "mpegts", "analyzeduration": "0", "probesize": "32", "flags": "low_delay"}
 	decoderThreads(in, c)
 	input := ffmpeg.Input("pipe:0", in)
-	outs := []*ffmpeg.Stream{input.Output("pipe:1", outputArgs(CodecMJPEG, c.FPS, c.Width, c.Quality))}
+	out := func(fps float64, width, q int) ffmpeg.KwArgs {
+		kw := outputArgs(CodecMJPEG, fps, width, q)
+		if skip > 0 {
+			kw["ss"] = strconv.FormatFloat(skip.Seconds(), 'f', 3, 64)
+		}
+		return kw
+	}
+	outs := []*ffmpeg.Stream{input.Output("pipe:1", out(c.FPS, c.Width, c.Quality))}
 	for i, p := range OutputProfiles(c) {
 		p.FPS = profileFPS(c, p)
-		outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+i), outputArgs(CodecMJPEG, p.FPS, p.Width, profileQuality(c, p))))
+		outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+i), out(p.FPS, p.Width, profileQuality(c, p))))
 	}
 	args := ffmpeg.MergeOutputs(outs...).GetArgs()
 	return append(append([]string(nil), globalArgs...), args...)

@@ -161,7 +161,8 @@ func (c *Camera) serveViewers(ctx context.Context, cfg CameraConfig, gop *gopBuf
 func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) error {
 	// A viewer that comes before the first keyframe waits for it.
 	var feed *tsFeed
-	for feed = gop.attach(256); feed == nil; feed = gop.attach(256) {
+	var skip time.Duration
+	for feed, skip = gop.attach(256); feed == nil; feed, skip = gop.attach(256) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -169,9 +170,14 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 		}
 	}
 	defer gop.detach(feed)
+	// From now on the decoder's frames follow the newest keyframe the
+	// viewer has: a keyframe the camera sends meanwhile would be newer than
+	// the decoder's first frames, and the picture would jump back.
+	c.standby.decoding.Store(true)
+	defer c.standby.decoding.Store(false)
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	args := DecoderArgs(cfg)
+	args := decoderArgs(cfg, skip)
 	stderr := newStderrLog(c.log.WithField("ffmpeg", "decoder"), NewRedactor("")) // its arguments hold no URL
 	cmd := ffmpegCommand(runCtx, cfg.FFmpeg, args, stderr)
 	stdin, stdinW, err := os.Pipe()
@@ -223,7 +229,6 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 	})
 	// The decoder's frames replace the keyframe JPEGs from its first one on.
 	waitProfiles := pipes.read(outs)
-	defer c.standby.decoding.Store(false)
 	var gotFirst atomic.Bool
 	watchdog := time.AfterFunc(cfg.StartTimeout, func() {
 		if gotFirst.Load() {
@@ -240,7 +245,6 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 		}
 		if !gotFirst.Load() {
 			gotFirst.Store(true)
-			c.standby.decoding.Store(true)
 			c.log.WithField("after", time.Since(started).Round(time.Millisecond).String()).Info("standby: the viewers' decoder's first frame")
 		}
 		watchdog.Reset(cfg.StallTimeout)

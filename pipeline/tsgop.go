@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"sync"
+	"time"
 )
 
 // tsPacket is the size of an MPEG-TS packet.
@@ -26,9 +27,13 @@ type gopBuffer struct {
 	gop    []byte     // packets from the last keyframe; nil when none yet
 	feed   *tsFeed    // the running decoder's, or nil
 	part   []byte     // a packet cut by the end of the last write
+
+	video   int   // PID of the video: the keyframes'; -1 before one
+	gopPTS  int64 // PTS of the GOP's keyframe, 90 kHz; -1 when unknown
+	lastPTS int64 // PTS of the newest video frame; -1 when unknown
 }
 
-func newGOPBuffer() *gopBuffer { return &gopBuffer{pmtPID: -1} }
+func newGOPBuffer() *gopBuffer { return &gopBuffer{pmtPID: -1, video: -1, gopPTS: -1, lastPTS: -1} }
 
 // Write takes the bytes of the stream as they come, in any cut.
 func (g *gopBuffer) Write(p []byte) (int, error) {
@@ -82,7 +87,15 @@ func (g *gopBuffer) packet(pkt []byte) {
 	}
 	if randomAccess(pkt) {
 		g.gop = append(g.gop[:0], pkt...)
+		g.video = pid
+		g.gopPTS = pesPTS(pkt)
+		g.lastPTS = g.gopPTS
 	} else if g.gop != nil {
+		if pid == g.video {
+			if pts := pesPTS(pkt); pts >= 0 {
+				g.lastPTS = pts
+			}
+		}
 		if len(g.gop)+tsPacket > maxGOP {
 			g.gop = nil // wait for the next keyframe
 		} else {
@@ -99,6 +112,24 @@ func (g *gopBuffer) packet(pkt []byte) {
 func randomAccess(pkt []byte) bool {
 	afc := pkt[3] >> 4 & 3
 	return (afc == 2 || afc == 3) && pkt[4] > 0 && pkt[5]&0x40 != 0
+}
+
+// pesPTS returns the PTS (90 kHz) of the PES that starts in pkt, or -1
+// when no PES starts there or it has no PTS.
+func pesPTS(pkt []byte) int64 {
+	if pkt[1]&0x40 == 0 { // payload_unit_start_indicator
+		return -1
+	}
+	i := 4
+	if afc := pkt[3] >> 4 & 3; afc == 2 || afc == 3 {
+		i += 1 + int(pkt[4])
+	}
+	// 00 00 01 stream_id length(2) flags(2) header_length(1) PTS(5)
+	if i+14 > tsPacket || pkt[i] != 0 || pkt[i+1] != 0 || pkt[i+2] != 1 || pkt[i+7]&0x80 == 0 {
+		return -1
+	}
+	b := pkt[i+9:]
+	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
 // patPMT returns the PID of the first program's PMT in a PAT packet, or -1.
@@ -132,13 +163,24 @@ func patPMT(pkt []byte) int {
 // attach starts a feed for a decoder: the PAT, PMT and GOP held now, then
 // every packet that comes. It returns nil before the stream has a
 // keyframe. Only one feed runs at a time; a new one replaces the old.
-func (g *gopBuffer) attach(queue int) *tsFeed {
+//
+// skip is how much of the GOP is past: from its keyframe to its newest
+// frame. The decoder decodes it (a picture needs its keyframe) but shows
+// none of it: the viewer has the newest keyframe already, and the frames
+// in between are older than what it shows next (0 when unknown).
+func (g *gopBuffer) attach(queue int) (f *tsFeed, skip time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.gop == nil || g.pat == nil || g.pmt == nil {
-		return nil
+		return nil, 0
 	}
-	f := &tsFeed{ch: make(chan []byte, queue), done: make(chan struct{})}
+	if g.gopPTS >= 0 && g.lastPTS >= 0 {
+		d := (g.lastPTS - g.gopPTS) & (1<<33 - 1) // the PTS wraps at 33 bits
+		if d < 90000*60 {                         // not a jump of the camera's clock
+			skip = time.Duration(d) * time.Second / 90000
+		}
+	}
+	f = &tsFeed{ch: make(chan []byte, queue), done: make(chan struct{})}
 	start := make([]byte, 0, 2*tsPacket+len(g.gop))
 	start = append(append(append(start, g.pat...), g.pmt...), g.gop...)
 	f.ch <- start
@@ -146,7 +188,7 @@ func (g *gopBuffer) attach(queue int) *tsFeed {
 		g.feed.close()
 	}
 	g.feed = f
-	return f
+	return f, skip
 }
 
 // detach ends f's feed, if it is still the running one.

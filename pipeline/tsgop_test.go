@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // testTS encodes seconds of a test pattern as MPEG-TS with a keyframe
@@ -45,7 +46,11 @@ func TestGOPBuffer(t *testing.T) {
 	if len(g.gop) >= len(ts)/2 {
 		t.Errorf("GOP holds %d of %d bytes: more than the last keyframe's", len(g.gop), len(ts))
 	}
-	f := g.attach(8)
+	f, skip := g.attach(8)
+	// The last GOP: keyframe at 2 s, newest frame at 2.9 s (10 fps).
+	if skip < 850*time.Millisecond || skip > 950*time.Millisecond {
+		t.Errorf("skip %v, want 900ms: from the GOP's keyframe to its newest frame", skip)
+	}
 	start, ok := f.next()
 	if !ok {
 		t.Fatal("no start")
@@ -75,7 +80,7 @@ func TestGOPBufferLaggingFeed(t *testing.T) {
 	ts := testTS(t, 3, 10)
 	g := newGOPBuffer()
 	g.Write(ts[:len(ts)/3])
-	f := g.attach(1) // the start fills the queue
+	f, _ := g.attach(1) // the start fills the queue
 	for i := 0; i < len(ts); i += 4 * tsPacket {
 		g.Write(ts[i:min(len(ts), i+4*tsPacket)]) // never blocks
 	}
