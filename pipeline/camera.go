@@ -639,14 +639,6 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			break
 		}
 		now := time.Now()
-		if standby {
-			c.measureKeyframes(prev, now)
-			prev = now
-			if c.standby.decoding.Load() {
-				watchdog.Reset(cfg.StallTimeout)
-				continue // the decoder publishes
-			}
-		}
 		if first.IsZero() {
 			first = now
 			gotFirst.Store(true)
@@ -660,6 +652,13 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 			}
 		}
 		watchdog.Reset(cfg.StallTimeout)
+		if standby {
+			c.measureKeyframes(prev, now)
+			prev = now
+			if c.standby.decoding.Load() {
+				continue // the viewers' decoder publishes
+			}
+		}
 		if cfg.Codec == CodecCopy {
 			// A camera's own JPEGs (a webcam's AVI1 frames) may lack
 			// Huffman tables, which browsers and decoders need.

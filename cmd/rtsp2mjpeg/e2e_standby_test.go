@@ -119,3 +119,22 @@ func headerTime(t *testing.T, h http.Header) time.Time {
 	t.Helper()
 	return partTime(t, part{header: map[string]string{"X-Timestamp": h.Get("X-Timestamp")}})
 }
+
+// TestStandbyViewerFromTheStart: a viewer that comes as the daemon starts
+// (a page left open) finds the viewers' decoder running before the
+// keyframe JPEGs: the camera's run is not taken for one without a first
+// frame and restarted.
+func TestStandbyViewerFromTheStart(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 15, GOP: 15, Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: door\n    url: %s\n    when_idle: standby\n    start_timeout: 3s\n", cam.URL())))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/cameras/door/video")
+	v.nextLive(t, 10*time.Second)
+	rate := rateOf(t, v, 5*time.Second) // past start_timeout
+	if st := d.status(t, "door"); st["restarts"] != float64(0) || st["decoding"] != "all" || rate < 12 {
+		t.Errorf("viewer from the start: restarts %v (%v), decoding %v, rate %.1f fps; want 0, all, 15",
+			st["restarts"], st["last_error"], st["decoding"], rate)
+	}
+}
