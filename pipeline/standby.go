@@ -159,6 +159,16 @@ func (c *Camera) serveViewers(ctx context.Context, cfg CameraConfig, gop *gopBuf
 
 // decode runs one decoder for the viewers until ctx ends or it fails.
 func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) error {
+	// Until codec auto knows the camera's codec, wait: an MJPEG camera's
+	// stream copied into MPEG-TS does not decode, and the camera is about
+	// to switch to codec copy (where standby does not apply) anyway.
+	for c.codecUnknown(cfg) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	// A viewer that comes before the first keyframe waits for it.
 	var feed *tsFeed
 	var skip time.Duration
@@ -302,4 +312,11 @@ func (c *Camera) measureKeyframes(prev, now time.Time) {
 	} else {
 		c.standby.interval = (3*c.standby.interval + d) / 4
 	}
+}
+
+// codecUnknown tells whether codec auto has yet to find the camera's codec.
+func (c *Camera) codecUnknown(cfg CameraConfig) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cfg.Codec == CodecAuto && c.codec == ""
 }

@@ -138,3 +138,25 @@ func TestStandbyViewerFromTheStart(t *testing.T) {
 			st["restarts"], st["last_error"], st["decoding"], rate)
 	}
 }
+
+// TestStandbyMJPEGCameraFromTheStart: an RTSP camera that sends MJPEG, in
+// standby, with a viewer from the start: until codec auto has found MJPEG
+// the viewers' decoder waits (an MJPEG stream copied into MPEG-TS does not
+// decode), then the camera forwards its JPEGs (codec copy) to the viewer.
+func TestStandbyMJPEGCameraFromTheStart(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Codec: "mjpeg", Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: door\n    url: %s\n    when_idle: standby\n", cam.URL())))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/cameras/door/video")
+	v.nextLive(t, 10*time.Second)
+	rate := rateOf(t, v, 3*time.Second)
+	st := d.status(t, "door")
+	if st["codec"] != "copy" || st["decoding"] != "none" || rate < 8 {
+		t.Errorf("MJPEG camera in standby: codec %v, decoding %v, %.1f fps; want copy, none, 10", st["codec"], st["decoding"], rate)
+	}
+	if strings.Contains(d.log.String(), "viewers' decoder stopped") {
+		t.Error("the viewers' decoder failed on the MJPEG camera's stream")
+	}
+}
