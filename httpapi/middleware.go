@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
 // responseWriter records what a handler answered, for the access log and
@@ -117,23 +118,11 @@ func headerWritten(w http.ResponseWriter) bool {
 	return false
 }
 
-// maskedURL is u's path and query with every token= value masked, for logs.
+// maskedURL is u's path and query with every token= value (and any other
+// credential parameter) masked, for logs.
 func maskedURL(u *url.URL) string {
 	if u.RawQuery == "" {
 		return u.EscapedPath()
 	}
-	return u.EscapedPath() + "?" + maskToken(u.RawQuery)
-}
-
-// maskToken replaces the value of every token parameter of a raw query
-// with xxxxx, leaving the rest as sent.
-func maskToken(rawQuery string) string {
-	params := strings.Split(rawQuery, "&")
-	for i, p := range params {
-		k, _, _ := strings.Cut(p, "=")
-		if uk, err := url.QueryUnescape(k); k == "token" || (err == nil && uk == "token") {
-			params[i] = k + "=xxxxx"
-		}
-	}
-	return strings.Join(params, "&")
+	return u.EscapedPath() + "?" + pipeline.RedactQuery(u.RawQuery)
 }

@@ -25,7 +25,7 @@ func RedactURL(raw string) string {
 		return "xxxxx" + raw[at:]
 	}
 	if u.RawQuery != "" {
-		u.RawQuery = redactQuery(u.RawQuery)
+		u.RawQuery = RedactQuery(u.RawQuery)
 	}
 	return u.Redacted()
 }
@@ -41,7 +41,7 @@ var secretQueryKeys = map[string]bool{
 
 // redactQuery masks the values of secretQueryKeys in a raw query, keeping
 // the rest as written.
-func redactQuery(raw string) string {
+func RedactQuery(raw string) string {
 	parts := strings.Split(raw, "&")
 	for i, kv := range parts {
 		k, v, ok := strings.Cut(kv, "=")

@@ -102,3 +102,22 @@ func FuzzRedactURL(f *testing.F) {
 		}
 	})
 }
+
+// The access log's cases (httpapi masks request URLs with RedactQuery).
+func TestRedactQueryTokens(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"fps=5", "fps=5"},
+		{"token=abc", "token=xxxxx"},
+		{"fps=5&token=abc&max_age=2s", "fps=5&token=xxxxx&max_age=2s"},
+		{"token=a&token=b", "token=xxxxx&token=xxxxx"},
+		{"%74oken=abc", "%74oken=xxxxx"},
+		{"tokens=abc", "tokens=abc"},
+		{"x=token", "x=token"},
+	}
+	for _, tt := range tests {
+		if got := RedactQuery(tt.in); got != tt.want {
+			t.Errorf("RedactQuery(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

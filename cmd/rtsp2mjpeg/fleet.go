@@ -6,7 +6,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/rtsp2mjpeg/rtsp2mjpeg/cmd/rtsp2mjpeg/cluster"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/httpapi"
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
@@ -19,8 +18,7 @@ type fleet struct {
 
 	// wrap makes the router's camera of a pipeline camera (a cluster
 	// edge's adds its origin); nil: the camera itself.
-	wrap    func(*pipeline.Camera) httpapi.Camera
-	origins *cluster.Origins // a cluster edge's view of its origins; nil otherwise
+	wrap func(*pipeline.Camera) httpapi.Camera
 
 	mu      sync.Mutex // guards members
 	members map[string]*member

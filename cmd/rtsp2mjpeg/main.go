@@ -278,13 +278,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		fields["role"] = pl.role.String()
 		fields["shards"] = pl.cluster.Shards
 	}
+	var origins *cluster.Origins // a cluster edge's view of its origins; nil otherwise
 	if pl.edge() {
 		// An edge polls its origins: for /readyz, and to show each
 		// camera's state at its origin in /api/cameras.
-		origins := cluster.NewOrigins(*pl.cluster, pl.cred)
+		origins = cluster.NewOrigins(*pl.cluster, pl.cred)
 		wg.Go(func() { origins.Run(ctx) })
 		f.wrap = func(c *pipeline.Camera) httpapi.Camera { return edgeCamera{c, origins} }
-		f.origins = origins
 		httpCfg.Ready = origins.Ready
 	}
 	cams, _ := f.apply(cfgs)
@@ -307,8 +307,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		if next.listen != "" && next.listen != o.listen && getenv("RTSP2MJPEG_LISTEN") == "" {
 			log.WithField("listen", next.listen).Warn("config reload: a new listen address needs a restart")
 		}
-		if f.origins != nil {
-			f.origins.Set(*next.cluster, next.cred)
+		if origins != nil {
+			origins.Set(*next.cluster, next.cred)
 		}
 		cams, removed := f.apply(next.cameras)
 		h.SetCameras(cams)

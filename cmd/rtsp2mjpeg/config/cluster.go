@@ -26,6 +26,7 @@ func (p *parser) cluster(sec pair) *cluster.Config {
 	}
 	if kv, ok := pairs["origin_url"]; ok {
 		if v, ok := p.scalar(kv.v, "cluster.origin_url"); ok {
+			p.urlSecrets(v) // refused below, but never shown
 			if msg := cluster.CheckOriginURL(v); msg != "" {
 				p.errorf(deref(kv.v).Line, "cluster.origin_url", "%s", msg)
 			}

@@ -86,6 +86,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`cameras.yml:7: cluster.shard: 2 is not a shard of 2: want 0 to 1 (or auto, or edge)`}},
 		{"cluster shard word", withCamera("cluster:", "  shards: 2", "  origin_url: http://o-{shard}:8007", "  shard: origin"),
 			[]string{`cameras.yml:7: cluster.shard: "origin": want a shard number (0 to 1), auto (from a StatefulSet pod's name) or edge`}},
+		{"cluster origin_url with a password", withCamera("cluster:", "  shards: 2", "  origin_url: http://admin:0r1g1n-pw@o-{shard}:8007"),
+			[]string{`cameras.yml:6: cluster.origin_url: "http://admin:xxxxx@o-{shard}:8007": no credentials here`}},
 		{"cluster unknown key", withCamera("cluster:", "  shard: edge", "  nodes: 2"),
 			[]string{`cameras.yml:6: cluster: unknown key "nodes"`}},
 		{"poll in defaults", withCamera("defaults:", "  poll: 2s"),
