@@ -178,6 +178,30 @@ type results struct {
 	retried      int // windows measured again because other programs were busy
 }
 
+// benchEnv prepares a run: ffmpeg on PATH, the work directory (a new
+// temporary one, named after prefix, when *workdir is ""; tmp says so),
+// and a context that ends on SIGINT or SIGTERM or after deadline, which
+// stop releases.
+func benchEnv(workdir *string, prefix string, deadline time.Duration) (ctx context.Context, exe string, tmp bool, stop func(), err error) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		return nil, "", false, nil, errors.New("ffmpeg not in PATH (scripts/setup.sh installs it)")
+	}
+	if exe, err = os.Executable(); err != nil {
+		return nil, "", false, nil, err
+	}
+	tmp = *workdir == ""
+	if tmp {
+		if *workdir, err = os.MkdirTemp("", prefix); err != nil {
+			return nil, "", false, nil, err
+		}
+	} else if err := os.MkdirAll(*workdir, 0o755); err != nil {
+		return nil, "", false, nil, err
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	return ctx, exe, tmp, func() { cancel(); stopSignals() }, nil
+}
+
 type bench struct {
 	o    runOpts
 	ctx  context.Context
@@ -206,26 +230,11 @@ func cmdRun(args []string) error {
 			return err
 		}
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		return errors.New("ffmpeg not in PATH (scripts/setup.sh installs it)")
-	}
-	exe, err := os.Executable()
+	ctx, exe, tmp, stop, err := benchEnv(&o.workdir, "rtsp2mjpeg-bench-", o.deadline)
 	if err != nil {
 		return err
 	}
-	tmp := o.workdir == ""
-	if tmp {
-		if o.workdir, err = os.MkdirTemp("", "rtsp2mjpeg-bench-"); err != nil {
-			return err
-		}
-	} else if err := os.MkdirAll(o.workdir, 0o755); err != nil {
-		return err
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.deadline)
-	defer cancel()
 
 	b := &bench{o: o, ctx: ctx, ps: &procs{dir: o.workdir}, self: os.Getpid(), exe: exe}
 	b.res.started = time.Now()

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -42,25 +39,11 @@ func cmdSite(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		return errors.New("ffmpeg not in PATH (scripts/setup.sh installs it)")
-	}
-	exe, err := os.Executable()
+	ctx, exe, tmp, stop, err := benchEnv(&so.workdir, "rtsp2mjpeg-site-", so.deadline)
 	if err != nil {
 		return err
 	}
-	tmp := so.workdir == ""
-	if tmp {
-		if so.workdir, err = os.MkdirTemp("", "rtsp2mjpeg-site-"); err != nil {
-			return err
-		}
-	} else if err := os.MkdirAll(so.workdir, 0o755); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, so.deadline)
-	defer cancel()
 
 	b := &bench{o: so.runOpts(), ctx: ctx, ps: &procs{dir: so.workdir}, self: os.Getpid(), exe: exe}
 	b.res.started = time.Now()
