@@ -59,9 +59,13 @@ cc=gcc
 if command -v ccache >/dev/null 2>&1; then
 	cc="ccache gcc"
 fi
+t0=$(date +%s)
 # shellcheck disable=SC2086
 ./configure --cc="$cc" $flags
+t1=$(date +%s)
 make -j"$jobs" ffmpeg ffprobe
+t2=$(date +%s)
+echo "configure: $((t1 - t0)) s, make -j$jobs: $((t2 - t1)) s (cc: $cc)"
 
 mkdir -p "$dest/bin"
 install -m 0755 -s ffmpeg ffprobe "$dest/bin/"

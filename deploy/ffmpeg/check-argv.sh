@@ -15,9 +15,11 @@ FFPROBE=${FFPROBE:-ffprobe}
 SECS=${SECS:-4}
 out=${OUT:-$(mktemp -d)}
 fail=0
-# Messages of a build that lacks something the argv needs.
-missing='Unrecognized option|Option not found|Unknown encoder|Unknown decoder|Unknown input format|Unknown output format|Requested output format .* is not a suitable|No such filter|Protocol not found|Decoder .* not found|Encoder .* not found|Invalid data found|not supported|Error opening|Could not find codec|bitstream filter'
-
+# Messages of a build that lacks something the argv needs (not those of a
+# short probe, a camera refusing UDP or a missing device: compare with a
+# run of Debian's ffmpeg, REF=its OUT directory, for those).
+missing='Unrecognized option|Option [^ ]+ not found|Unknown encoder|Unknown decoder|Unknown input format|Unknown output format|Requested output format|No such filter|Protocol not found|Bitstream filter not found|Decoder [^ ]+ not found|Encoder [^ ]+ not found|Could not find tag for codec|Filter not found'
+REF=${REF:-}
 while IFS=$'\t' read -r name prog argline; do
 	read -r -a argv <<<"$argline"
 	d="$out/${name//\//_}"
@@ -40,9 +42,20 @@ while IFS=$'\t' read -r name prog argline; do
 	elif [ "$sz1" = 0 ]; then
 		verdict="NO OUTPUT"
 	fi
-	[ "$verdict" = ok ] || fail=1
-	printf '%-9s %-32s rc=%-3s fd1=%-8s fd3=%-8s fd4=%-8s %s\n' "$verdict" "$name" "$rc" "$sz1" "$sz3" "$sz4" \
+	echo "$verdict" >"$d.verdict"
+	if [ -n "$REF" ] && [ -e "$REF/${name//\//_}.verdict" ]; then
+		ref=$(cat "$REF/${name//\//_}.verdict")
+		if [ "$ref" = "$verdict" ]; then
+			verdict="$verdict (=ref)"
+		else
+			verdict="$verdict (ref: $ref)"
+			fail=1
+		fi
+	elif [ "$verdict" != ok ]; then
+		fail=1
+	fi
+	printf '%-22s %-30s rc=%-3s fd1=%-8s fd3=%-8s fd4=%-8s %s\n' "$verdict" "$name" "$rc" "$sz1" "$sz3" "$sz4" \
 		"$(tr '\n' '|' <"$d.err" | cut -c1-200)"
-done
+done <"$1"
 echo "outputs in $out"
 exit $fail
