@@ -277,3 +277,62 @@ func TranscodeArgs(p ProfileConfig, quality int) []string {
 	args := ffmpeg.Input("pipe:0", ffmpeg.KwArgs{"f": "mjpeg"}).Output("pipe:1", out).GetArgs()
 	return append(append([]string(nil), globalArgs...), args...)
 }
+
+// Invocation is one run of ffmpeg or ffprobe that the daemon may start.
+type Invocation struct {
+	Name    string   // which run: "run", "standby/long-probe", "decoder", "transcode/thumb"...
+	Program string   // "ffmpeg" or "ffprobe"
+	Args    []string // without the program name
+	// Stdin is what the daemon writes to its stdin: "" (nothing), "mpegts"
+	// (standby's copy of the camera's stream) or "mjpeg" (the camera's JPEGs).
+	Stdin string
+	// JPEGFDs are the descriptors its JPEGs come out of (1, then 3, 4...
+	// for profiles); TSFD is that of standby's MPEG-TS copy, or 0.
+	JPEGFDs []int
+	TSFD    int
+}
+
+// Invocations lists every run of ffmpeg and ffprobe the daemon may start
+// for camera c, with the arguments it would pass: the camera's own run
+// with the short and the long probe, in standby and its viewers' decoder
+// (with and without skipping the GOP's past), the codec probe, a webcam's
+// format listing, and the transcoders of a codec-copy camera's profiles.
+// deploy/ffmpeg's test runs each of them against the slim ffmpeg built for
+// the image, so that an option or a component the build lacks fails there:
+// a new kind of run belongs here too.
+func Invocations(c CameraConfig) []Invocation {
+	fds := func(n int) []int {
+		out := []int{1}
+		for i := range n {
+			out = append(out, firstProfileFD+i)
+		}
+		return out
+	}
+	var runs []Invocation
+	profiles := 0
+	if c.Codec != CodecCopy {
+		profiles = len(OutputProfiles(c))
+	}
+	runs = append(runs,
+		Invocation{Name: "run", Program: "ffmpeg", Args: buildArgs(c, false), JPEGFDs: fds(profiles)},
+		Invocation{Name: "run/long-probe", Program: "ffmpeg", Args: buildArgs(c, true), JPEGFDs: fds(profiles)},
+		Invocation{Name: "probe", Program: "ffprobe", Args: ProbeArgs(c)})
+	src := sourceFor(c.URL)
+	if c.Codec != CodecCopy && src.kind(c) != "webcam" {
+		n := len(OutputProfiles(c))
+		runs = append(runs,
+			Invocation{Name: "standby", Program: "ffmpeg", Args: standbyArgs(c, false), JPEGFDs: fds(n), TSFD: firstProfileFD + n},
+			Invocation{Name: "standby/long-probe", Program: "ffmpeg", Args: standbyArgs(c, true), JPEGFDs: fds(n), TSFD: firstProfileFD + n},
+			Invocation{Name: "decoder", Program: "ffmpeg", Args: decoderArgs(c, 0), Stdin: "mpegts", JPEGFDs: fds(n)},
+			Invocation{Name: "decoder/skip", Program: "ffmpeg", Args: decoderArgs(c, 300*time.Millisecond), Stdin: "mpegts", JPEGFDs: fds(n)})
+	}
+	if v, ok := src.(*v4l2Source); ok {
+		runs = append(runs, Invocation{Name: "list-formats", Program: "ffmpeg", Args: listFormatsArgs(v.device)})
+	}
+	if c.Codec == CodecCopy {
+		for _, p := range OutputProfiles(c) {
+			runs = append(runs, Invocation{Name: "transcode/" + p.Name, Program: "ffmpeg", Args: TranscodeArgs(p, c.Quality), Stdin: "mjpeg", JPEGFDs: fds(0)})
+		}
+	}
+	return runs
+}

@@ -183,3 +183,44 @@ func TestDecoderThreads(t *testing.T) {
 		t.Errorf("codec copy: %q", args)
 	}
 }
+
+// Invocations lists what a camera's kind and codec make the daemon run;
+// deploy/ffmpeg's test runs each against the image's ffmpeg.
+func TestInvocations(t *testing.T) {
+	names := func(c CameraConfig) string {
+		var n []string
+		for _, inv := range Invocations(c) {
+			n = append(n, inv.Program+":"+inv.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	rtsp := DefaultCameraConfig("cam", "rtsp://127.0.0.1:8554/s")
+	if got, want := names(rtsp), "ffmpeg:run ffmpeg:run/long-probe ffprobe:probe ffmpeg:standby ffmpeg:standby/long-probe ffmpeg:decoder ffmpeg:decoder/skip"; got != want {
+		t.Errorf("rtsp camera:\n got %s\nwant %s", got, want)
+	}
+	cp := rtsp
+	cp.Codec = CodecCopy
+	if got, want := names(cp), "ffmpeg:run ffmpeg:run/long-probe ffprobe:probe ffmpeg:transcode/thumb"; got != want {
+		t.Errorf("copy camera:\n got %s\nwant %s", got, want)
+	}
+	cam := DefaultCameraConfig("cam", "/dev/video0")
+	if got, want := names(cam), "ffmpeg:run ffmpeg:run/long-probe ffprobe:probe ffmpeg:list-formats"; got != want {
+		t.Errorf("webcam:\n got %s\nwant %s", got, want)
+	}
+	for _, inv := range Invocations(rtsp) {
+		switch inv.Name {
+		case "run", "decoder":
+			if !slices.Equal(inv.JPEGFDs, []int{1, 3}) || inv.TSFD != 0 {
+				t.Errorf("%s: JPEG fds %v, TS fd %d; want [1 3] (main, thumb), 0", inv.Name, inv.JPEGFDs, inv.TSFD)
+			}
+		case "standby":
+			if !slices.Equal(inv.JPEGFDs, []int{1, 3}) || inv.TSFD != 4 || !slices.Contains(inv.Args, "pipe:4") {
+				t.Errorf("standby: JPEG fds %v, TS fd %d; want [1 3], 4 (after the thumb's)", inv.JPEGFDs, inv.TSFD)
+			}
+		case "decoder/skip":
+			if inv.Stdin != "mpegts" || !slices.Contains(inv.Args, "-ss") {
+				t.Errorf("decoder/skip: stdin %q, args %v; want mpegts and -ss", inv.Stdin, inv.Args)
+			}
+		}
+	}
+}

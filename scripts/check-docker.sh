@@ -68,7 +68,7 @@ check("no-new-privileges:true" in (svc.get("security_opt") or []), "security_opt
 hc = svc.get("healthcheck") or {}
 test = hc.get("test")
 test = " ".join(test) if isinstance(test, list) else str(test or "")
-check("/healthz" in test and "curl" in test and ":8007" in test, "healthcheck does not curl :8007/healthz")
+check("/healthz" in test and ":8007" in test and ("curl" in test or "healthcheck" in test), "healthcheck does not ask :8007/healthz")
 for k in ("interval", "timeout", "retries"):
     check(k in hc, "healthcheck.%s is missing" % k)
 for e in errs:
@@ -125,14 +125,37 @@ need_line '^FROM golang:1\.26-bookworm AS build$' "build stage is not FROM golan
 need_line '^RUN go mod download$' "no go mod download layer"
 need_line '^ARG VERSION=dev$' "no ARG VERSION=dev"
 need_line '^RUN CGO_ENABLED=0 go build -trimpath .*-X main\.version=\$\{VERSION\}.* \./cmd/rtsp2mjpeg$' "no CGO_ENABLED=0 go build of ./cmd/rtsp2mjpeg"
+# The Go stage comes first: container-check.sh stands in for the first
+# "FROM ... AS" image with a Go toolchain.
+if [ "$(printf '%s\n' "$instructions" | grep -m1 -E '^FROM .* AS ')" != "FROM golang:1.26-bookworm AS build" ]; then
+	bad "Dockerfile: the first stage is not FROM golang:1.26-bookworm AS build"
+	dockerfile_ok=0
+fi
 need_line '^FROM debian:bookworm-slim$' "runtime stage is not debian:bookworm-slim"
-need_line 'apt-get install -y --no-install-recommends .*ffmpeg' "runtime does not install ffmpeg"
+# The slim ffmpeg (issue 13): its own stage, which reads deploy/ffmpeg/ only
+# (a code change must not rebuild ffmpeg), configured from the one flags file.
+need_line '^FROM debian:bookworm-slim AS ffmpeg$' "no ffmpeg stage (FROM debian:bookworm-slim AS ffmpeg)"
+need_line '^COPY deploy/ffmpeg/build\.sh deploy/ffmpeg/configure-flags /ffmpeg/$' "the ffmpeg stage does not COPY build.sh and configure-flags"
+need_line '^RUN .*/ffmpeg/build\.sh ' "the ffmpeg stage does not run build.sh"
+ffstage="$(printf '%s\n' "$instructions" | sed -n '/^FROM debian:bookworm-slim AS ffmpeg$/,/^FROM /p' | sed '1d;$d')"
+if grep -E '^(COPY|ADD) ' <<<"$ffstage" | grep -v '^COPY deploy/ffmpeg/' | grep -q .; then
+	bad "Dockerfile: the ffmpeg stage copies more than deploy/ffmpeg/ (a code change would rebuild ffmpeg)"
+	dockerfile_ok=0
+fi
+need_line '^COPY --from=ffmpeg /out/bin/ffmpeg /out/bin/ffprobe /usr/local/bin/$' "runtime does not take ffmpeg and ffprobe from the ffmpeg stage"
+if printf '%s\n' "$instructions" | grep -E '^RUN .*apt-get install' | grep -Eq '[[:space:]](ffmpeg|curl)([[:space:]]|$)'; then
+	bad "Dockerfile: an apt-get install of Debian's ffmpeg or curl (the image carries the slim ffmpeg and its own healthcheck)"
+	dockerfile_ok=0
+fi
+for label in source version licenses; do
+	need_line "^LABEL .*org\.opencontainers\.image\.$label=" "no OCI label org.opencontainers.image.$label"
+done
 need_line 'rm -rf /var/lib/apt/lists/\*' "apt lists are not removed"
 need_line 'useradd .*--uid 10001 .*rtsp2mjpeg' "no user rtsp2mjpeg with uid 10001"
 need_line '^USER (10001|rtsp2mjpeg)' "USER is not the non-root user"
 need_line '^EXPOSE 8007$' "no EXPOSE 8007"
 need_line '^ENV RTSP2MJPEG_LISTEN=:8007$' "no ENV RTSP2MJPEG_LISTEN=:8007"
-need_line '^HEALTHCHECK .*curl -fsS http://127\.0\.0\.1:8007/healthz' "no HEALTHCHECK on /healthz"
+need_line '^HEALTHCHECK .*"/usr/local/bin/rtsp2mjpeg", "healthcheck", "http://127\.0\.0\.1:8007/healthz"' "no HEALTHCHECK on /healthz (rtsp2mjpeg healthcheck)"
 need_line '^ENTRYPOINT \["/usr/local/bin/rtsp2mjpeg"\]$' "ENTRYPOINT is not /usr/local/bin/rtsp2mjpeg"
 if ! grep -qx '\.git' .dockerignore || ! grep -qx '\.env' .dockerignore; then
 	bad ".dockerignore must list .git and .env"

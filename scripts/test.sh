@@ -2,6 +2,7 @@
 # The project's whole check, as CI runs it (.ci/run):
 #   setup (ffmpeg, C compiler for -race, chromium), gofmt, go vet,
 #   go test -race, a short fuzz run of every fuzz target, docker files check,
+#   the image's slim ffmpeg against the daemon's argv (scripts/slim-ffmpeg.sh),
 #   the Helm chart's offline check (deploy/chartcheck).
 #
 #   ./scripts/test.sh                       everything
@@ -124,6 +125,11 @@ else
 	step fuzz run_fuzz
 fi
 step docker ./scripts/check-docker.sh
+# The image's slim ffmpeg, built here from the same two files as the
+# Dockerfile's ffmpeg stage (cached between runs: ~5 min the first time),
+# against the daemon's every argv: an option or component it lacks fails
+# here rather than in a user's container.
+step slim-ffmpeg ./scripts/slim-ffmpeg.sh
 # The Helm chart's offline check: its own module (Helm and the Kubernetes
 # API types stay out of the daemon's), so ./... above does not reach it.
 step chart bash -c 'cd deploy/chartcheck && go vet ./... && go test -count=1 ./...'

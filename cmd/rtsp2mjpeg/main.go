@@ -69,7 +69,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.shard, "shard", "", "cluster role, over the config's cluster.shard: a shard number, auto (a StatefulSet pod's ordinal) or edge (env RTSP2MJPEG_SHARD)")
 	fs.BoolVar(&o.watch, "watch-config", false, "reload the config file when its content changes, as on SIGHUP (env RTSP2MJPEG_WATCH_CONFIG=1)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  rtsp2mjpeg [flags]     serve (the default)\n  rtsp2mjpeg version\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  rtsp2mjpeg [flags]     serve (the default)\n  rtsp2mjpeg version\n  rtsp2mjpeg healthcheck [URL]   exit 0 when the daemon's /healthz answers (the image's HEALTHCHECK)\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nExamples:\n  rtsp2mjpeg --url 'rtsp://user:pass@192.0.2.10:554/stream1'\n  rtsp2mjpeg --url /dev/video0\n  rtsp2mjpeg --demo\n")
 	}
@@ -148,6 +148,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintf(stdout, "rtsp2mjpeg %s\n", version)
 		return 0
+	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout, stderr)
 	}
 	err := serve(ctx, args, getenv, stderr)
 	var ue usageError

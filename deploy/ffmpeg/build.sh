@@ -67,6 +67,19 @@ make -j"$jobs" ffmpeg ffprobe
 t2=$(date +%s)
 echo "configure: $((t1 - t0)) s, make -j$jobs: $((t2 - t1)) s (cc: $cc)"
 
-mkdir -p "$dest/bin"
+mkdir -p "$dest/bin" "$dest/share/doc/ffmpeg"
 install -m 0755 -s ffmpeg ffprobe "$dest/bin/"
+# Where the binaries come from, for the GPL's offer of source and for a
+# reader wondering which security fixes they carry.
+version=$(dpkg-parsechangelog -l debian/changelog -S Version)
+{
+	echo "ffmpeg and ffprobe in /usr/local/bin are built from Debian's source package"
+	echo "ffmpeg $version (bookworm / bookworm-security, with Debian's patches):"
+	echo "  apt-get source ffmpeg=$version"
+	echo "configured with rtsp2mjpeg's deploy/ffmpeg/configure-flags:"
+	echo "  ./configure $(echo $flags)"
+	echo "Licence: GPL version 2 or later (--enable-gpl, for libx264); see COPYING.GPLv2."
+} >"$dest/share/doc/ffmpeg/SOURCE"
+install -m 0644 COPYING.GPLv2 "$dest/share/doc/ffmpeg/"
+echo "source: ffmpeg $version"
 echo "built: $(cd "$dest/bin" && ls -l ffmpeg ffprobe)"
