@@ -152,7 +152,7 @@ func TestDaemonArgv(t *testing.T) {
 	// The synthetic cameras publish with the ffmpeg under test: lavfi
 	// testsrc2, libx264 and the RTSP muxer, as the image's --demo does.
 	startCam := func(codec string) *synthcam.Camera {
-		c, err := synthcam.Start(ctx, synthcam.Config{Width: 320, Height: 176, FPS: 10, Codec: codec, FFmpeg: ffmpegPath})
+		c, err := synthcam.Start(ctx, synthcam.Config{Width: 320, Height: 176, FPS: 10, Codec: codec, FFmpeg: ffmpegPath, UDP: true})
 		if err != nil {
 			t.Fatalf("synthcam %s with %s: %v", codec, ffmpegPath, err)
 		}
@@ -211,6 +211,7 @@ func TestDaemonArgv(t *testing.T) {
 			c.Codec, c.FPS, c.Width, c.Quality, c.DecoderThreads = pipeline.CodecMJPEG, 8, 240, 7, 2
 			c.Profiles = append(c.Profiles, pipeline.ProfileConfig{Name: "tiny", Width: 96, FPS: 2, Quality: 9})
 		}),
+		camera("rtsp-h264-udp", h264Cam.URL(), "h264", func(c *pipeline.CameraConfig) { c.RTSPTransport, c.DecoderThreads = "udp", 1 }),
 		camera("rtsp-h264-keyframes", h264Cam.URL(), "h264", func(c *pipeline.CameraConfig) { c.Codec, c.FPS = pipeline.CodecMJPEG, 1 }),
 		camera("rtsp-mjpeg-auto", mjpegCam.URL(), "mjpeg", nil),
 		camera("rtsp-mjpeg-copy", mjpegCam.URL(), "mjpeg", func(c *pipeline.CameraConfig) { c.Codec = pipeline.CodecCopy }),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -50,6 +51,7 @@ type Camera struct {
 
 	opMu       sync.Mutex // serializes lifecycle operations
 	listenAddr string     // guarded by opMu; fixed host:port once bound
+	udpRTP     int        // guarded by opMu; the RTP port with Config.UDP, 0 before the first bring-up
 	addr       atomic.Value
 
 	packets    atomic.Uint64
@@ -347,6 +349,17 @@ func (c *Camera) up(ctx context.Context) error {
 			return l, err
 		},
 	}
+	if c.cfg.UDP {
+		if c.udpRTP == 0 {
+			p, err := freeUDPPair()
+			if err != nil {
+				return err
+			}
+			c.udpRTP = p
+		}
+		srv.UDPRTPAddress = "127.0.0.1:" + strconv.Itoa(c.udpRTP)
+		srv.UDPRTCPAddress = "127.0.0.1:" + strconv.Itoa(c.udpRTP+1)
+	}
 	h.srv = srv
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("synthcam: listen on %s: %w", c.listenAddr, err)
@@ -471,4 +484,31 @@ func (c *Camera) Port() int {
 	_, p, _ := net.SplitHostPort(c.Addr())
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// freeUDPPair finds two free consecutive loopback UDP ports, the first
+// even, as RTP and RTCP want them. Another process may take them before
+// the server binds them; on a test machine's loopback that is rare, and
+// Start then fails with the listen error.
+func freeUDPPair() (int, error) {
+	for range 50 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("synthcam: udp: %w", err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port &^ 1
+		a.Close()
+		rtp, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		rtcp, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+1))
+		rtp.Close()
+		if err != nil {
+			continue
+		}
+		rtcp.Close()
+		return p, nil
+	}
+	return 0, errors.New("synthcam: no free pair of UDP ports on 127.0.0.1")
 }

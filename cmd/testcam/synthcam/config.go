@@ -12,9 +12,9 @@
 // network (listener and every session closed, connections refused) and bring
 // it back on the same port.
 //
-// Readers must use RTSP over TCP (interleaved). A reader that asks for UDP
-// first gets 461 Unsupported Transport, after which ffmpeg and gortsplib
-// clients retry with TCP on their own.
+// Readers use RTSP over TCP (interleaved) unless Config.UDP is set. A
+// reader that asks for UDP then first gets 461 Unsupported Transport, after
+// which ffmpeg and gortsplib clients retry with TCP on their own.
 package synthcam
 
 import (
@@ -70,6 +70,9 @@ type Config struct {
 	// StartTimeout bounds how long Start, Restart and Reboot wait for the
 	// first packet from the publisher; default 10 s.
 	StartTimeout time.Duration
+	// UDP also serves readers RTP over UDP (a pair of loopback ports, RTP
+	// even, RTCP odd, chosen at Start and kept across Reboot).
+	UDP bool
 }
 
 func (cfg *Config) applyDefaults() error {
