@@ -45,12 +45,6 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
 
 # ---- runtime ------------------------------------------------------------------
 FROM debian:bookworm-slim
-ARG VERSION=dev
-LABEL org.opencontainers.image.title="rtsp2mjpeg" \
-	org.opencontainers.image.description="RTSP, HTTP and V4L2 cameras as HTTP MJPEG streams and JPEG snapshots" \
-	org.opencontainers.image.source="https://github.com/rtsp2mjpeg/rtsp2mjpeg" \
-	org.opencontainers.image.version="${VERSION}" \
-	org.opencontainers.image.licenses="MIT AND GPL-2.0-or-later"
 # The slim ffmpeg's shared libraries: gnutls (rtsps://, https://) and zlib
 # are in debian:bookworm-slim already, libx264 feeds the demo's camera.
 # (apt's package caches go too: debian:bookworm-slim's docker-clean does
@@ -67,6 +61,14 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=ffmpeg /out/bin/ffmpeg /out/bin/ffprobe /usr/local/bin/
 COPY --from=ffmpeg /out/share/doc/ffmpeg /usr/local/share/doc/ffmpeg
 COPY --from=build /out/rtsp2mjpeg /usr/local/bin/rtsp2mjpeg
+# VERSION changes with every commit: declared here, after the RUN steps,
+# so that they stay cached.
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="rtsp2mjpeg" \
+	org.opencontainers.image.description="RTSP, HTTP and V4L2 cameras as HTTP MJPEG streams and JPEG snapshots" \
+	org.opencontainers.image.source="https://github.com/rtsp2mjpeg/rtsp2mjpeg" \
+	org.opencontainers.image.version="${VERSION}" \
+	org.opencontainers.image.licenses="MIT AND GPL-2.0-or-later"
 USER 10001:10001
 ENV RTSP2MJPEG_LISTEN=:8007
 EXPOSE 8007
