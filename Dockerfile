@@ -9,9 +9,9 @@
 # Run it with --init (compose: init: true): the daemon reaps its ffmpeg
 # children itself, an init process also reaps anything they leave behind.
 #
-# The first build takes about 6 minutes on 2 cores, most of it ffmpeg's
+# The first build takes about 6.5 minutes on 2 cores, most of it ffmpeg's
 # (stage "ffmpeg"). That stage reads only deploy/ffmpeg/, so a change of the
-# daemon's code rebuilds the Go binary only (under a minute). To pick up a
+# daemon's code rebuilds the Go binary only (about 75 s). To pick up a
 # newer Debian security release of ffmpeg: docker build --no-cache (or
 # docker compose build --no-cache).
 
