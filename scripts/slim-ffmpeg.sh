@@ -68,6 +68,45 @@ else
 	say "built in $((SECONDS - t0)) s"
 fi
 ls -l "$dir/bin" >&2
+
+# Every shared library the build links must come with a package that the
+# Dockerfile's runtime stage installs (or one of their dependencies): a
+# flag that links one more library (--enable-libdav1d...) fails here, not
+# in a user's container with "error while loading shared libraries".
+runtime_libs_check() {
+	local pkgs closure lib real pkg bad=0
+	pkgs=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' Dockerfile | sed -n '/^FROM debian:bookworm-slim$/,$p' |
+		sed -n 's/.*apt-get install -y --no-install-recommends \([^&]*\).*/\1/p' | xargs)
+	if [ -z "$pkgs" ]; then
+		say "cannot read the runtime stage's apt-get install line in the Dockerfile"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+		--no-replaces --no-enhances $pkgs 2>/dev/null | grep -v '^ ' | sort -u)
+	while read -r lib; do
+		[ -n "$lib" ] || continue
+		if [ "$lib" = "not" ]; then
+			say "a library of the build is not found: $(ldd "$dir/bin/ffmpeg" "$dir/bin/ffprobe" | grep 'not found' | head -n1)"
+			bad=1
+			continue
+		fi
+		real=$(readlink -f "$lib")
+		pkg=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || true)
+		pkg=${pkg%%:*}
+		if [ -z "$pkg" ]; then
+			say "no package owns $lib, which the build links"
+			bad=1
+		elif ! grep -qx "$pkg" <<<"$closure"; then
+			say "the build links $lib from $pkg, which the Dockerfile's runtime stage does not install (apt-get install $pkgs)"
+			bad=1
+		fi
+	done < <(ldd "$dir/bin/ffmpeg" "$dir/bin/ffprobe" | awk '/=>/{print $3}' | sort -u)
+	((bad == 0)) && say "every library it links comes with the runtime stage's packages ($pkgs)"
+	return "$bad"
+}
+runtime_libs_check
+
 if ((build_only)); then
 	echo "$dir/bin"
 	exit 0
