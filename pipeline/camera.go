@@ -262,6 +262,10 @@ func (c *Camera) Status() Status {
 	}
 	s.KeyframeInterval = c.standby.interval.Seconds()
 	s.WhenIdleNote = standbyNote(c.cfg, s.Codec, c.src.kind(c.cfg))
+	if c.standby.on && c.standby.gop != nil && c.standby.gop.intraOnly() {
+		s.Decoding = "all"
+		s.WhenIdleNote = "the camera sends MJPEG: every frame is a keyframe, so standby decodes them all and changes nothing (codec auto would forward them undecoded)"
+	}
 	for _, p := range c.cfg.Profiles {
 		var ps ProfileStatus
 		if sub := c.subs.m[p.Name]; sub != nil {
@@ -574,6 +578,7 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		c.stopRun = nil
 		c.standby.on = false
 		c.standby.wake = nil
+		c.standby.gop = nil
 		c.mu.Unlock()
 	}()
 	c.log.WithField("args", RedactArgs(args)).Debug("starting ffmpeg")
@@ -617,6 +622,9 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 		// The stream flowing is the sign of life in standby: JPEGs come
 		// only once a keyframe interval.
 		gop := newGOPBuffer()
+		c.mu.Lock()
+		c.standby.gop = gop
+		c.mu.Unlock()
 		ts := pipes.r[len(outs)]
 		standbyWG.Go(func() {
 			readStandbyStream(newPipeReader(ts), gop, func() {

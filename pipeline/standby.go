@@ -32,6 +32,7 @@ type standbyState struct {
 	wake     chan struct{} // the number of viewers changed
 	decoding atomic.Bool   // the decoder publishes: the keyframe JPEGs are dropped
 	interval time.Duration // measured keyframe interval; 0 before two keyframes
+	gop      *gopBuffer    // the run's copy of the stream, nil out of standby
 }
 
 // pokeStandby tells the standby manager that viewers came or went; c.mu is held.
@@ -56,6 +57,10 @@ func (c *Camera) standbyApplies(cfg CameraConfig) bool {
 	defer c.mu.Unlock()
 	return c.src.kind(cfg) != "webcam"
 }
+
+// errIntraOnly ends a viewers' decoder that would have nothing to add:
+// the camera's stream is all keyframes (MJPEG), which standby decodes.
+var errIntraOnly = errors.New("the stream is all keyframes")
 
 // standbyNote says why a camera with when_idle: standby decodes all the
 // same, or "" when standby applies.
@@ -122,6 +127,12 @@ func (c *Camera) serveViewers(ctx context.Context, cfg CameraConfig, gop *gopBuf
 			if ctx.Err() != nil {
 				return false
 			}
+			if errors.Is(err, errIntraOnly) {
+				// Viewers get the keyframe JPEGs: they are every frame.
+				c.log.Info("standby: the camera sends MJPEG, every frame a keyframe: its viewers get the frames standby decodes, no decoder")
+				<-ctx.Done()
+				return false
+			}
 			if time.Since(started) > healthyAfter {
 				b.Reset()
 			}
@@ -168,6 +179,9 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	if gop.intraOnly() {
+		return errIntraOnly
 	}
 	// A viewer that comes before the first keyframe waits for it.
 	var feed *tsFeed

@@ -29,11 +29,14 @@ type gopBuffer struct {
 	part   []byte     // a packet cut by the end of the last write
 
 	video   int   // PID of the video: the keyframes'; -1 before one
+	esType  int   // stream_type of the PMT's first stream; -1 before a PMT
 	gopPTS  int64 // PTS of the GOP's keyframe, 90 kHz; -1 when unknown
 	lastPTS int64 // PTS of the newest video frame; -1 when unknown
 }
 
-func newGOPBuffer() *gopBuffer { return &gopBuffer{pmtPID: -1, video: -1, gopPTS: -1, lastPTS: -1} }
+func newGOPBuffer() *gopBuffer {
+	return &gopBuffer{pmtPID: -1, video: -1, esType: -1, gopPTS: -1, lastPTS: -1}
+}
 
 // Write takes the bytes of the stream as they come, in any cut.
 func (g *gopBuffer) Write(p []byte) (int, error) {
@@ -84,6 +87,9 @@ func (g *gopBuffer) packet(pkt []byte) {
 		}
 	case pid == g.pmtPID:
 		g.pmt = append(g.pmt[:0], pkt...)
+		if t := pmtStreamType(pkt); t >= 0 {
+			g.esType = t
+		}
 	}
 	if randomAccess(pkt) {
 		g.gop = append(g.gop[:0], pkt...)
@@ -158,6 +164,53 @@ func patPMT(pkt []byte) int {
 		}
 	}
 	return -1
+}
+
+// pmtStreamType returns the stream_type of the first elementary stream in
+// a PMT packet, or -1. Standby copies one stream (-map 0:v:0).
+func pmtStreamType(pkt []byte) int {
+	if pkt[1]&0x40 == 0 { // not the start of the section
+		return -1
+	}
+	i := 4
+	if afc := pkt[3] >> 4 & 3; afc == 2 || afc == 3 {
+		i += 1 + int(pkt[4])
+	}
+	if i >= tsPacket {
+		return -1
+	}
+	i += 1 + int(pkt[i]) // pointer field
+	// table_id(1) section_length(2) program_number(2) version(1)
+	// section_number(1) last_section(1) PCR_PID(2) program_info_length(2)
+	if i+12 > tsPacket || pkt[i] != 0x02 {
+		return -1
+	}
+	j := i + 12 + (int(pkt[i+10]&0x0f)<<8 | int(pkt[i+11]))
+	if j+5 > tsPacket {
+		return -1
+	}
+	return int(pkt[j])
+}
+
+// decodableTS tells whether a decoder reads back a stream of this
+// stream_type from MPEG-TS: MPEG-1/2 video, MPEG-4 Part 2, H.264, HEVC.
+// ffmpeg's muxer writes MJPEG as private data (0x06), which no demuxer
+// takes for video.
+func decodableTS(streamType int) bool {
+	switch streamType {
+	case 0x01, 0x02, 0x10, 0x1b, 0x24:
+		return true
+	}
+	return false
+}
+
+// intraOnly tells whether the stream copied is known not to be one a
+// decoder reads back (MJPEG: every frame a keyframe, so the keyframe
+// JPEGs of standby are all of the camera's frames already).
+func (g *gopBuffer) intraOnly() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.esType >= 0 && !decodableTS(g.esType)
 }
 
 // attach starts a feed for a decoder: the PAT, PMT and GOP held now, then

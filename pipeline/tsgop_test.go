@@ -107,3 +107,28 @@ func needFFmpeg(t *testing.T) {
 		t.Skip("ffmpeg not installed")
 	}
 }
+
+// The buffer reads the copied stream's type from its PMT: an MJPEG camera's
+// copy (private data) is known not to decode back, so standby runs no
+// viewers' decoder for it.
+func TestGOPBufferStreamType(t *testing.T) {
+	needFFmpeg(t)
+	h264 := newGOPBuffer()
+	h264.Write(testTS(t, 1, 5))
+	if h264.esType != 0x1b || h264.intraOnly() {
+		t.Errorf("H.264 copy: stream_type %#x, intraOnly %v; want 0x1b, false", h264.esType, h264.intraOnly())
+	}
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+		"-i", "testsrc2=size=160x120:rate=10:duration=1", "-c:v", "mjpeg", "-f", "mpegts", "pipe:1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mjpeg := newGOPBuffer()
+	if mjpeg.intraOnly() {
+		t.Error("intraOnly before any PMT")
+	}
+	mjpeg.Write(out)
+	if mjpeg.esType != 0x06 || !mjpeg.intraOnly() {
+		t.Errorf("MJPEG copy: stream_type %#x, intraOnly %v; want 0x06, true", mjpeg.esType, mjpeg.intraOnly())
+	}
+}

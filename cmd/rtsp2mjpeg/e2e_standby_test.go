@@ -160,3 +160,33 @@ func TestStandbyMJPEGCameraFromTheStart(t *testing.T) {
 		t.Error("the viewers' decoder failed on the MJPEG camera's stream")
 	}
 }
+
+// TestStandbyMJPEGCameraReencoded: an RTSP camera that sends MJPEG, told
+// to re-encode (codec: mjpeg) and to stand by. Its stream copied into
+// MPEG-TS does not decode back, and needs no decoder: every frame is a
+// keyframe, which standby decodes. So a viewer gets the full rate from the
+// one ffmpeg, no viewers' decoder is tried (it used to fail and restart
+// every second), and the status says why standby changes nothing.
+func TestStandbyMJPEGCameraReencoded(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Codec: "mjpeg", Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: door\n    url: %s\n    codec: mjpeg\n    when_idle: standby\n", cam.URL())))
+	eventually(t, 15*time.Second, "standby says the camera is all keyframes", func() bool {
+		return strings.Contains(fmt.Sprint(d.status(t, "door")["when_idle_note"]), "every frame is a keyframe")
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := watch(ctx, t, d.base+"/cameras/door/video")
+	v.nextLive(t, 10*time.Second)
+	rate := rateOf(t, v, 3*time.Second)
+	st := d.status(t, "door")
+	if st["decoding"] != "all" || st["restarts"] != float64(0) || rate < 8 {
+		t.Errorf("re-encoded MJPEG camera in standby, watched: decoding %v, restarts %v, %.1f fps; want all, 0, 10", st["decoding"], st["restarts"], rate)
+	}
+	if n := len(d.ffmpegPIDs()); n != 1 {
+		t.Errorf("%d ffmpeg processes while watched, want 1 (no viewers' decoder)", n)
+	}
+	if strings.Contains(d.log.String(), "viewers' decoder stopped") {
+		t.Error("a viewers' decoder was tried on the MJPEG stream and failed")
+	}
+}

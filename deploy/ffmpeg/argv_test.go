@@ -252,8 +252,8 @@ func TestDaemonArgv(t *testing.T) {
 					// Not a question of the build: Debian's ffmpeg fails
 					// alike. Standby's MPEG-TS copy carries MJPEG as
 					// private data that no demuxer reads back (the daemon
-					// does not run standby for an MJPEG camera: codec
-					// auto switches it to copy first), and MPEG-4 Part 2
+					// runs no viewers' decoder for it: every frame is a
+					// keyframe, see gopBuffer.intraOnly), and MPEG-4 Part 2
 					// without its VOL header (dump_extra would add it,
 					// but it stops a looping file's copy at the loop).
 					continue
