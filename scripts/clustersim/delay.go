@@ -22,8 +22,12 @@ type observers struct {
 // is that origin's base URL); each ends with ctx.
 func watchOrigins(ctx context.Context, c *crowd, cams []string, origin func(cam string) string) *observers {
 	o := &observers{stamp: map[string]map[uint64]int64{}}
+	// Every camera's map before the first observer starts: an observer
+	// reads o.stamp while the loop would still be adding to it.
 	for _, cam := range cams {
 		o.stamp[cam] = map[uint64]int64{}
+	}
+	for _, cam := range cams {
 		o.wg.Go(func() {
 			// One connection for the window: a failure leaves a gap in the
 			// reference, which only lowers the number of matched frames.
