@@ -34,14 +34,14 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 # libraries (SDL, X11, Mesa, every codec).
 FROM debian:bookworm-slim AS ffmpeg
 RUN apt-get update \
-	&& apt-get install -y --no-install-recommends build-essential pkg-config nasm dpkg-dev ccache \
+	&& apt-get install -y --no-install-recommends build-essential pkg-config nasm dpkg-dev \
 		libgnutls28-dev libx264-dev zlib1g-dev \
 	&& rm -rf /var/lib/apt/lists/*
 COPY deploy/ffmpeg/build.sh deploy/ffmpeg/configure-flags /ffmpeg/
-# ccache in a cache mount: after a change of configure-flags, make takes
-# about 50 s instead of 200 s.
-RUN --mount=type=cache,target=/root/.cache/ccache \
-	SKIP_DEPS=1 /ffmpeg/build.sh /tmp/ffmpeg-slim /out && rm -rf /tmp/ffmpeg-slim
+# A plain RUN, no BuildKit cache mount: Debian 12's own docker.io (20.10)
+# and docker-compose (1.29) build without BuildKit by default. The layer
+# cache is what spares a code change the ffmpeg build.
+RUN SKIP_DEPS=1 /ffmpeg/build.sh /tmp/ffmpeg-slim /out && rm -rf /tmp/ffmpeg-slim
 
 # ---- runtime ------------------------------------------------------------------
 FROM debian:bookworm-slim

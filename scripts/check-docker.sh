@@ -147,6 +147,12 @@ if printf '%s\n' "$instructions" | grep -E '^RUN .*apt-get install' | grep -Eq '
 	bad "Dockerfile: an apt-get install of Debian's ffmpeg or curl (the image carries the slim ffmpeg and its own healthcheck)"
 	dockerfile_ok=0
 fi
+# Plain instructions only: Debian 12's docker.io and docker-compose build
+# without BuildKit, which RUN --mount needs.
+if printf '%s\n' "$instructions" | grep -Eq '^RUN --mount'; then
+	bad "Dockerfile: RUN --mount needs BuildKit (Debian 12's docker.io and docker-compose build without it)"
+	dockerfile_ok=0
+fi
 for label in source version licenses; do
 	need_line "^LABEL .*org\.opencontainers\.image\.$label=" "no OCI label org.opencontainers.image.$label"
 done
