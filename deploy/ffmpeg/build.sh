@@ -8,7 +8,7 @@
 # WORKDIR/out) gets bin/ffmpeg and bin/ffprobe, stripped. Runs as root in a
 # Debian bookworm environment (the Dockerfile's build stage, or a bookworm
 # host). Build dependencies: see BUILD_DEPS; JOBS defaults to nproc. If
-# ccache is installed it is used (CCACHE_DIR, e.g. a BuildKit cache mount).
+# ccache is installed it is used (CCACHE_DIR).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,13 +55,19 @@ cd "$src"
 
 # The flags file without comments and blank lines.
 flags=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/configure-flags")
+# ccache, when installed, through its gcc masquerade on PATH rather than
+# --cc="ccache gcc": the configure line is compiled into the binary, which
+# then is byte for byte the same with and without ccache (the Dockerfile
+# builds without it, scripts/slim-ffmpeg.sh with it, and the two binaries
+# must be the one tested and the one shipped).
 cc=gcc
-if command -v ccache >/dev/null 2>&1; then
-	cc="ccache gcc"
+if [ -x /usr/lib/ccache/gcc ]; then
+	PATH=/usr/lib/ccache:$PATH
+	cc="gcc (ccache)"
 fi
 t0=$(date +%s)
 # shellcheck disable=SC2086
-./configure --cc="$cc" $flags
+./configure $flags
 t1=$(date +%s)
 make -j"$jobs" ffmpeg ffprobe
 t2=$(date +%s)
