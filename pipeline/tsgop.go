@@ -138,8 +138,9 @@ func pesPTS(pkt []byte) int64 {
 	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
-// patPMT returns the PID of the first program's PMT in a PAT packet, or -1.
-func patPMT(pkt []byte) int {
+// sectionStart returns the index in pkt of the table_id of the PSI
+// section (PAT, PMT) that starts in it, or -1 when none starts there.
+func sectionStart(pkt []byte) int {
 	if pkt[1]&0x40 == 0 { // not the start of the section
 		return -1
 	}
@@ -151,7 +152,16 @@ func patPMT(pkt []byte) int {
 		return -1
 	}
 	i += 1 + int(pkt[i]) // pointer field
-	if i+3 > tsPacket {
+	if i >= tsPacket {
+		return -1
+	}
+	return i
+}
+
+// patPMT returns the PID of the first program's PMT in a PAT packet, or -1.
+func patPMT(pkt []byte) int {
+	i := sectionStart(pkt)
+	if i < 0 || i+3 > tsPacket {
 		return -1
 	}
 	// table_id, section_length (12 bits), then ts_id(2) version(1)
@@ -169,20 +179,10 @@ func patPMT(pkt []byte) int {
 // pmtStreamType returns the stream_type of the first elementary stream in
 // a PMT packet, or -1. Standby copies one stream (-map 0:v:0).
 func pmtStreamType(pkt []byte) int {
-	if pkt[1]&0x40 == 0 { // not the start of the section
-		return -1
-	}
-	i := 4
-	if afc := pkt[3] >> 4 & 3; afc == 2 || afc == 3 {
-		i += 1 + int(pkt[4])
-	}
-	if i >= tsPacket {
-		return -1
-	}
-	i += 1 + int(pkt[i]) // pointer field
+	i := sectionStart(pkt)
 	// table_id(1) section_length(2) program_number(2) version(1)
 	// section_number(1) last_section(1) PCR_PID(2) program_info_length(2)
-	if i+12 > tsPacket || pkt[i] != 0x02 {
+	if i < 0 || i+12 > tsPacket || pkt[i] != 0x02 {
 		return -1
 	}
 	j := i + 12 + (int(pkt[i+10]&0x0f)<<8 | int(pkt[i+11]))

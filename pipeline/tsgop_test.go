@@ -132,3 +132,39 @@ func TestGOPBufferStreamType(t *testing.T) {
 		t.Errorf("MJPEG copy: stream_type %#x, intraOnly %v; want 0x06, true", mjpeg.esType, mjpeg.intraOnly())
 	}
 }
+
+// FuzzGOPBuffer: whatever bytes come down standby's pipe, the buffer
+// neither panics nor hands a decoder a start that is not whole packets.
+func FuzzGOPBuffer(f *testing.F) {
+	pkt := func(pid int, start bool, payload ...byte) []byte {
+		p := make([]byte, tsPacket)
+		p[0], p[1], p[2], p[3] = 0x47, byte(pid>>8&0x1f), byte(pid), 0x10
+		if start {
+			p[1] |= 0x40
+		}
+		copy(p[4:], payload)
+		return p
+	}
+	// A PAT naming PMT 0x1000, a PMT with one H.264 stream, a keyframe
+	// packet (adaptation field with the random access indicator).
+	pat := pkt(0, true, 0, 0x00, 0xb0, 0x0d, 0, 1, 0xc1, 0, 0, 0, 1, 0xf0, 0x00)
+	pmt := pkt(0x1000, true, 0, 0x02, 0xb0, 0x12, 0, 1, 0xc1, 0, 0, 0xe1, 0, 0xf0, 0, 0x1b, 0xe1, 0, 0xf0, 0)
+	key := pkt(0x100, true)
+	key[3], key[4], key[5] = 0x30, 7, 0x40
+	f.Add(append(append(append([]byte{}, pat...), pmt...), key...), uint8(7))
+	f.Add([]byte{0x47, 0x40, 0, 0x30, 0xff, 0xff}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
+		g := newGOPBuffer()
+		step := int(cut)%200 + 1
+		for i := 0; i < len(data); i += step {
+			g.Write(data[i:min(i+step, len(data))])
+		}
+		g.intraOnly()
+		if feed, _ := g.attach(4); feed != nil {
+			defer g.detach(feed)
+			if b, ok := feed.next(); ok && len(b)%tsPacket != 0 {
+				t.Fatalf("a feed's start of %d bytes is not whole packets", len(b))
+			}
+		}
+	})
+}
