@@ -22,16 +22,11 @@ import (
 	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
-type runOpts struct {
+// benchOpts are the options every mode of the benchmark has: what to run,
+// the synthetic camera's picture, and where the results go.
+type benchOpts struct {
 	daemon, testcam string
 	quick           bool
-	window          time.Duration // per viewer load, ffmpeg floor, writer floor
-	camWindow       time.Duration // per camera kind
-	settle          time.Duration // after a ramp-up or a start, before a window
-	loads           []int
-	reps            int // daemon starts per GOP
-	odReps          int // on-demand first snapshots
-	snapshots       int
 	width, height   int
 	fps             int
 	deadline        time.Duration
@@ -40,42 +35,79 @@ type runOpts struct {
 	source          string
 }
 
+// flags registers the options of b on fs; quick says what --quick makes
+// of the mode.
+func (b *benchOpts) flags(fs *flag.FlagSet, quick string) {
+	fs.StringVar(&b.daemon, "daemon", "", "rtsp2mjpeg binary (go build ./cmd/rtsp2mjpeg)")
+	fs.StringVar(&b.testcam, "testcam", "", "testcam binary (go build ./cmd/testcam)")
+	fs.BoolVar(&b.quick, "quick", false, quick)
+	fs.IntVar(&b.width, "width", 1280, "camera width")
+	fs.IntVar(&b.height, "height", 720, "camera height")
+	fs.IntVar(&b.fps, "fps", 15, "camera frame rate")
+	fs.DurationVar(&b.deadline, "deadline", 0, "stop measuring after this long (default 9m, quick 4m)")
+	fs.StringVar(&b.workdir, "workdir", "", "directory for configs and process logs (default: a new temp dir, removed unless a phase failed)")
+	fs.StringVar(&b.out, "out", "", "also write the markdown report to this file")
+	fs.StringVar(&b.source, "source", "", "what was built, for the report (bench.sh passes the git commit)")
+}
+
+// check completes b after parsing: the binaries are required (and made
+// absolute), the deadline defaults.
+func (b *benchOpts) check(mode string) error {
+	if b.daemon == "" || b.testcam == "" {
+		return fmt.Errorf("%s: --daemon and --testcam are required", mode)
+	}
+	if b.fps < 1 {
+		return fmt.Errorf("%s: --fps must be positive", mode)
+	}
+	b.orDefault(&b.deadline, 9*time.Minute, 4*time.Minute)
+	var err error
+	for _, p := range []*string{&b.daemon, &b.testcam} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orDefault sets an unset duration to its full or its quick default.
+func (b *benchOpts) orDefault(d *time.Duration, full, quick time.Duration) {
+	if *d == 0 {
+		*d = full
+		if b.quick {
+			*d = quick
+		}
+	}
+}
+
+type runOpts struct {
+	benchOpts
+	window    time.Duration // per viewer load, ffmpeg floor, writer floor
+	camWindow time.Duration // per camera kind
+	settle    time.Duration // after a ramp-up or a start, before a window
+	loads     []int
+	reps      int // daemon starts per GOP
+	odReps    int // on-demand first snapshots
+	snapshots int
+}
+
 func parseRunOpts(args []string) (runOpts, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var o runOpts
 	var loads string
-	fs.StringVar(&o.daemon, "daemon", "", "rtsp2mjpeg binary (go build ./cmd/rtsp2mjpeg)")
-	fs.StringVar(&o.testcam, "testcam", "", "testcam binary (go build ./cmd/testcam)")
-	fs.BoolVar(&o.quick, "quick", false, "short windows and one start per case: about 2 minutes")
+	o.flags(fs, "short windows and one start per case: about 2 minutes")
 	fs.DurationVar(&o.window, "window", 0, "measurement window per viewer load and floor (default 15s, quick 4s)")
 	fs.DurationVar(&o.camWindow, "cam-window", 0, "measurement window per camera kind (default 10s, quick 4s)")
 	fs.StringVar(&loads, "loads", "1,10,50,200", "concurrent /video viewers, ascending")
 	fs.IntVar(&o.reps, "starts", 0, "daemon starts per GOP for the first-frame time (default 3, quick 1)")
 	fs.IntVar(&o.snapshots, "snapshots", 200, "sequential /snapshot requests per latency figure")
-	fs.IntVar(&o.width, "width", 1280, "camera width")
-	fs.IntVar(&o.height, "height", 720, "camera height")
-	fs.IntVar(&o.fps, "fps", 15, "camera frame rate")
-	fs.DurationVar(&o.deadline, "deadline", 0, "stop measuring after this long (default 9m, quick 4m)")
-	fs.StringVar(&o.workdir, "workdir", "", "directory for configs and process logs (default: a new temp dir, removed unless a phase failed)")
-	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
-	fs.StringVar(&o.source, "source", "", "what was built, for the report (bench.sh passes the git commit)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.daemon == "" || o.testcam == "" {
-		return o, errors.New("run: --daemon and --testcam are required")
+	if err := o.check("run"); err != nil {
+		return o, err
 	}
-	def := func(d *time.Duration, full, quick time.Duration) {
-		if *d == 0 {
-			*d = full
-			if o.quick {
-				*d = quick
-			}
-		}
-	}
-	def(&o.window, 15*time.Second, 4*time.Second)
-	def(&o.camWindow, 10*time.Second, 4*time.Second)
-	def(&o.deadline, 9*time.Minute, 4*time.Minute)
+	o.orDefault(&o.window, 15*time.Second, 4*time.Second)
+	o.orDefault(&o.camWindow, 10*time.Second, 4*time.Second)
 	o.settle = 2 * time.Second
 	o.odReps = 3
 	if o.reps == 0 {
