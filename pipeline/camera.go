@@ -262,7 +262,7 @@ func (c *Camera) Status() Status {
 	}
 	s.KeyframeInterval = c.standby.interval.Seconds()
 	s.WhenIdleNote = standbyNote(c.cfg, s.Codec, c.src.kind(c.cfg))
-	if c.standby.on && c.standby.gop != nil && c.standby.gop.intraOnly() {
+	if c.standby.gop != nil && c.standby.gop.intraOnly() { // set while a run is in standby
 		s.Decoding = "all"
 		s.WhenIdleNote = "the camera sends MJPEG: every frame is a keyframe, so standby decodes them all and changes nothing (codec auto would forward them undecoded)"
 	}
@@ -569,8 +569,11 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	c.state = StateStarting
 	c.stopRun = cancel
 	c.standby.on = standby
+	var gop *gopBuffer // standby's copy of the stream
 	if standby {
 		c.standby.wake = make(chan struct{}, 1)
+		gop = newGOPBuffer()
+		c.standby.gop = gop
 	}
 	c.mu.Unlock()
 	defer func() {
@@ -621,10 +624,6 @@ func (c *Camera) runOnce(ctx context.Context, cfg CameraConfig, redact *Redactor
 	if standby {
 		// The stream flowing is the sign of life in standby: JPEGs come
 		// only once a keyframe interval.
-		gop := newGOPBuffer()
-		c.mu.Lock()
-		c.standby.gop = gop
-		c.mu.Unlock()
 		ts := pipes.r[len(outs)]
 		standbyWG.Go(func() {
 			readStandbyStream(newPipeReader(ts), gop, func() {

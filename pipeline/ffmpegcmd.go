@@ -318,13 +318,13 @@ func Invocations(c CameraConfig) []Invocation {
 		Invocation{Name: "run/long-probe", Program: "ffmpeg", Args: buildArgs(c, true), JPEGFDs: fds(profiles)},
 		Invocation{Name: "probe", Program: "ffprobe", Args: ProbeArgs(c)})
 	src := sourceFor(c.URL)
-	if c.Codec != CodecCopy && src.kind(c) != "webcam" {
-		n := len(OutputProfiles(c))
+	if standbyMatters(c, src.kind(c)) { // when_idle: standby may run it (with any when_idle set)
+		ts := firstProfileFD + profiles
 		runs = append(runs,
-			Invocation{Name: "standby", Program: "ffmpeg", Args: standbyArgs(c, false), JPEGFDs: fds(n), TSFD: firstProfileFD + n},
-			Invocation{Name: "standby/long-probe", Program: "ffmpeg", Args: standbyArgs(c, true), JPEGFDs: fds(n), TSFD: firstProfileFD + n},
-			Invocation{Name: "decoder", Program: "ffmpeg", Args: decoderArgs(c, 0), Stdin: "mpegts", JPEGFDs: fds(n)},
-			Invocation{Name: "decoder/skip", Program: "ffmpeg", Args: decoderArgs(c, 300*time.Millisecond), Stdin: "mpegts", JPEGFDs: fds(n)})
+			Invocation{Name: "standby", Program: "ffmpeg", Args: standbyArgs(c, false), JPEGFDs: fds(profiles), TSFD: ts},
+			Invocation{Name: "standby/long-probe", Program: "ffmpeg", Args: standbyArgs(c, true), JPEGFDs: fds(profiles), TSFD: ts},
+			Invocation{Name: "decoder", Program: "ffmpeg", Args: decoderArgs(c, 0), Stdin: "mpegts", JPEGFDs: fds(profiles)},
+			Invocation{Name: "decoder/skip", Program: "ffmpeg", Args: decoderArgs(c, 300*time.Millisecond), Stdin: "mpegts", JPEGFDs: fds(profiles)})
 	}
 	if v, ok := src.(*v4l2Source); ok {
 		runs = append(runs, Invocation{Name: "list-formats", Program: "ffmpeg", Args: listFormatsArgs(v.device)})

@@ -39,7 +39,7 @@ var secretQueryKeys = map[string]bool{
 	"password": true, "passwd": true, "pass": true, "pwd": true,
 }
 
-// redactQuery masks the values of secretQueryKeys in a raw query, keeping
+// RedactQuery masks the values of secretQueryKeys in a raw query, keeping
 // the rest as written.
 func RedactQuery(raw string) string {
 	parts := strings.Split(raw, "&")

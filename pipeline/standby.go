@@ -50,12 +50,19 @@ func (c *Camera) pokeStandby() {
 // copy decodes nothing, and a webcam's frames are all keyframes: for them
 // standby changes nothing (Status says so).
 func (c *Camera) standbyApplies(cfg CameraConfig) bool {
-	if !cfg.Standby || cfg.Codec == CodecCopy {
+	if !cfg.Standby {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.src.kind(cfg) != "webcam"
+	return standbyMatters(cfg, c.src.kind(cfg))
+}
+
+// standbyMatters tells whether standby would decode less than a full run
+// for a camera of this kind: not for a stream copy, which decodes nothing,
+// nor for a webcam, whose frames are all keyframes.
+func standbyMatters(cfg CameraConfig, kind string) bool {
+	return cfg.Codec != CodecCopy && kind != "webcam"
 }
 
 // errIntraOnly ends a viewers' decoder that would have nothing to add:
@@ -180,9 +187,6 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if gop.intraOnly() {
-		return errIntraOnly
-	}
 	// A viewer that comes before the first keyframe waits for it.
 	var feed *tsFeed
 	var skip time.Duration
@@ -194,6 +198,10 @@ func (c *Camera) decode(ctx context.Context, cfg CameraConfig, gop *gopBuffer) e
 		}
 	}
 	defer gop.detach(feed)
+	// Attached, the buffer has had its PMT: it knows the stream's type.
+	if gop.intraOnly() {
+		return errIntraOnly
+	}
 	// From now on the decoder's frames follow the newest keyframe the
 	// viewer has: a keyframe the camera sends meanwhile would be newer than
 	// the decoder's first frames, and the picture would jump back.

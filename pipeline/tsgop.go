@@ -123,25 +123,20 @@ func randomAccess(pkt []byte) bool {
 // pesPTS returns the PTS (90 kHz) of the PES that starts in pkt, or -1
 // when no PES starts there or it has no PTS.
 func pesPTS(pkt []byte) int64 {
-	if pkt[1]&0x40 == 0 { // payload_unit_start_indicator
-		return -1
-	}
-	i := 4
-	if afc := pkt[3] >> 4 & 3; afc == 2 || afc == 3 {
-		i += 1 + int(pkt[4])
-	}
+	i := unitStart(pkt)
 	// 00 00 01 stream_id length(2) flags(2) header_length(1) PTS(5)
-	if i+14 > tsPacket || pkt[i] != 0 || pkt[i+1] != 0 || pkt[i+2] != 1 || pkt[i+7]&0x80 == 0 {
+	if i < 0 || i+14 > tsPacket || pkt[i] != 0 || pkt[i+1] != 0 || pkt[i+2] != 1 || pkt[i+7]&0x80 == 0 {
 		return -1
 	}
 	b := pkt[i+9:]
 	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
-// sectionStart returns the index in pkt of the table_id of the PSI
-// section (PAT, PMT) that starts in it, or -1 when none starts there.
-func sectionStart(pkt []byte) int {
-	if pkt[1]&0x40 == 0 { // not the start of the section
+// unitStart returns the index in pkt of the payload when a PES or a PSI
+// section starts in it (payload_unit_start_indicator), past the
+// adaptation field; -1 otherwise.
+func unitStart(pkt []byte) int {
+	if pkt[1]&0x40 == 0 {
 		return -1
 	}
 	i := 4
@@ -149,6 +144,16 @@ func sectionStart(pkt []byte) int {
 		i += 1 + int(pkt[4])
 	}
 	if i >= tsPacket {
+		return -1
+	}
+	return i
+}
+
+// sectionStart returns the index in pkt of the table_id of the PSI
+// section (PAT, PMT) that starts in it, or -1 when none starts there.
+func sectionStart(pkt []byte) int {
+	i := unitStart(pkt)
+	if i < 0 {
 		return -1
 	}
 	i += 1 + int(pkt[i]) // pointer field
