@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/rtsp2mjpeg/rtsp2mjpeg/pipeline"
 )
 
 // healthcheckTimeout bounds the whole request: Docker's own timeout for the
@@ -27,7 +29,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if len(args) == 1 {
 		target = args[0]
 		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fmt.Fprintf(stderr, "rtsp2mjpeg healthcheck: %q is not an http:// URL\n", target)
+			fmt.Fprintf(stderr, "rtsp2mjpeg healthcheck: %q is not an http:// URL\n", pipeline.RedactURL(target))
 			return exitUsage
 		}
 	} else {
@@ -52,10 +54,10 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
-		fmt.Fprintf(stderr, "rtsp2mjpeg healthcheck: %s: %s %s\n", target, resp.Status, body)
+		fmt.Fprintf(stderr, "rtsp2mjpeg healthcheck: %s: %s %s\n", pipeline.RedactURL(target), resp.Status, body)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: %s\n", target, resp.Status)
+	fmt.Fprintf(stdout, "%s: %s\n", pipeline.RedactURL(target), resp.Status)
 	return 0
 }
 

@@ -11,7 +11,6 @@
 package ffmpegcheck
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -313,13 +312,12 @@ func runInvocation(ctx context.Context, t *testing.T, c cam, inv pipeline.Invoca
 	// is wanted: two JPEGs (a standby copy then holds a whole GOP, for
 	// its decoder), or the end.
 	want := 2
-	if strings.HasPrefix(inv.Name, "decoder") || strings.HasPrefix(inv.Name, "transcode") {
+	if inv.Stdin != "" { // a finite input, written whole
 		want = 1
 	}
 	res := result{jpegs: map[int][][]byte{}}
 	var mu sync.Mutex
 	var readers sync.WaitGroup
-	done := make(chan struct{}, 8)
 	var writers []*os.File
 	extra := 0
 	for _, fd := range inv.JPEGFDs {
@@ -329,6 +327,9 @@ func runInvocation(ctx context.Context, t *testing.T, c cam, inv pipeline.Invoca
 		extra = max(extra, inv.TSFD-2)
 	}
 	files := make([]*os.File, extra)
+	// One signal per reader, never blocking: the run may end before all
+	// are received.
+	done := make(chan struct{}, 1+extra)
 	readFD := func(fd int, r io.ReadCloser) {
 		defer readers.Done()
 		defer r.Close()
@@ -467,7 +468,7 @@ func mjpegFrames(t *testing.T, ctx context.Context, ffmpegPath, url string) [][]
 	if err != nil {
 		t.Fatalf("reading the MJPEG camera: %v\n%s", err, stderr.String())
 	}
-	sp := pipeline.NewSplitter(bufio.NewReader(bytes.NewReader(out)), 0)
+	sp := pipeline.NewSplitter(bytes.NewReader(out), 0)
 	var js [][]byte
 	for {
 		j, err := sp.Next()
