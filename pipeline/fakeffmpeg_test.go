@@ -17,7 +17,9 @@ import (
 // the camera under test runs os.Args[0] with this variable set to a mode,
 // comma-separated: frames=N (-1: endless), fps=F, exit=C, hang (after the
 // frames, write nothing and stay), ignoreterm, stderr=TEXT, pidfile=PATH,
-// argsfile=PATH (one line of arguments per run).
+// argsfile=PATH (one line of arguments per run), runsfile=PATH (a line per
+// run: its pid, a tab and its arguments, written at once so that runs
+// starting together do not interleave).
 //
 // For webcams (source_v4l2.go): v4l2dev (the -i path must exist, or fail
 // as ffmpeg does on a missing device), listformats=NAME (the answer to
@@ -54,6 +56,13 @@ func fakeFFmpeg(mode string) int {
 		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err == nil {
 			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+			f.Close()
+		}
+	}
+	if p := opts["runsfile"]; p != "" {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.WriteString(fmt.Sprintf("%d\t%s\n", os.Getpid(), strings.Join(os.Args[1:], " ")))
 			f.Close()
 		}
 	}

@@ -23,6 +23,12 @@ fuzztime="${FUZZTIME:-10s}"
 
 ./scripts/setup.sh --browser --race
 
+# What the machine has, for reading a failed run afterwards: a crash of a
+# browser or a slow child is easier to place next to these.
+echo "machine: $(nproc) cores, $(awk '/MemAvailable/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory available," \
+	"$(df -Ph . | awk 'NR==2 {print $4}') disk free here, $(df -Ph /tmp | awk 'NR==2 {print $4}') in /tmp," \
+	"load $(cut -d' ' -f1-3 /proc/loadavg)"
+
 passed=()
 failed=()
 skipped=()
