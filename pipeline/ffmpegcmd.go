@@ -100,6 +100,16 @@ func standbyArgs(c CameraConfig, longProbe bool) []string {
 	// 0.7 s (max_delay) and the pipe up to its 32 KiB buffer, and a
 	// viewer's decoder would start, and stay, that much behind.
 	ts := ffmpeg.KwArgs{"map": "0:v:0", "c:v": "copy", "an": "", "f": "mpegts", "muxdelay": "0", "muxpreload": "0", "flush_packets": "1"}
+	// The stream's headers again before each keyframe, from the input's
+	// extradata: a camera may send them only in its SDP, and a decoder
+	// that joins the copy at a keyframe needs them. The MPEG-TS muxer
+	// adds H.264's SPS/PPS itself, but not MPEG-4 Part 2's VOL header
+	// (without it the viewers' decoder fails, and they get keyframes
+	// only). Not on a looping file: ffmpeg 5.1 ends a bitstream filter
+	// at the first loop, and the copy with it.
+	if _, loops := opts["stream_loop"]; !loops {
+		ts["bsf:v"] = "dump_extra=freq=keyframe"
+	}
 	outs = append(outs, input.Output("pipe:"+strconv.Itoa(firstProfileFD+len(profiles)), ts))
 	args := ffmpeg.MergeOutputs(outs...).GetArgs()
 	return append(append([]string(nil), globalArgs...), args...)

@@ -167,6 +167,24 @@ func TestTranscodeArgs(t *testing.T) {
 	}
 }
 
+// TestStandbyRepeatsHeaders: standby's MPEG-TS copy of a camera repeats
+// the stream's headers before each keyframe (an MPEG-4 camera's VOL header
+// is in its SDP only); a looping file's does not, since ffmpeg 5.1 ends
+// the filter, and the copy, at the loop.
+func TestStandbyRepeatsHeaders(t *testing.T) {
+	for url, want := range map[string]bool{
+		"rtsp://192.0.2.1/s":         true,
+		"http://192.0.2.1/cam.ts":    true,
+		"file:///srv/video/door.mkv": false,
+	} {
+		args := StandbyArgs(DefaultCameraConfig("door", url))
+		ts := strings.Join(args[slices.Index(args, "pipe:3")+1:], " ") // the copy's output options
+		if got := strings.Contains(ts, "-bsf:v dump_extra=freq=keyframe"); got != want || !strings.Contains(ts, "-f mpegts") {
+			t.Errorf("%s: the copy's options %q; want dump_extra %v", url, ts, want)
+		}
+	}
+}
+
 // TestDecoderThreads: decoder_threads is an input option (before -i) of
 // every ffmpeg that decodes the camera, and of none that copies it.
 func TestDecoderThreads(t *testing.T) {

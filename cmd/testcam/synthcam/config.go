@@ -43,9 +43,10 @@ const (
 type Config struct {
 	Width, Height int // frame size, default 640x360
 	FPS           int // frame rate, default 15
-	// Codec is "h264" (default) or "mjpeg".
+	// Codec is "h264" (default), "mjpeg" or "mpeg4" (MPEG-4 Part 2, as
+	// older cameras send it: its VOL header in the SDP only, not in band).
 	Codec string
-	// GOP is the keyframe interval in frames (h264 only); default FPS, i.e.
+	// GOP is the keyframe interval in frames (h264, mpeg4); default FPS, i.e.
 	// one keyframe a second.
 	GOP int
 	// Addr is the listen address, default "127.0.0.1:0" (a free port chosen
@@ -86,13 +87,13 @@ func (cfg *Config) applyDefaults() error {
 	switch cfg.Codec {
 	case "":
 		cfg.Codec = DefaultCodec
-	case "h264", "mjpeg":
+	case "h264", "mjpeg", "mpeg4":
 	case "avc", "h.264":
 		cfg.Codec = "h264"
 	case "jpeg", "mjpg":
 		cfg.Codec = "mjpeg"
 	default:
-		return fmt.Errorf("synthcam: unsupported codec %q (want h264 or mjpeg)", cfg.Codec)
+		return fmt.Errorf("synthcam: unsupported codec %q (want h264, mjpeg or mpeg4)", cfg.Codec)
 	}
 	if cfg.GOP == 0 {
 		cfg.GOP = cfg.FPS
@@ -161,6 +162,11 @@ func (cfg *Config) ffmpegArgs(target string) []string {
 		// be signalled in RFC 2435 RTP/JPEG.
 		args = append(args, "-c:v", "mjpeg", "-huffman", "default", "-force_duplicated_matrix", "1",
 			"-q:v", "5", "-pix_fmt", "yuvj420p")
+	case "mpeg4":
+		// The RTSP muxer asks for global headers: the VOL goes into the
+		// SDP's config= only, which is what makes such a camera hard.
+		gop := fmt.Sprint(cfg.GOP)
+		args = append(args, "-c:v", "mpeg4", "-g", gop, "-q:v", "5", "-pix_fmt", "yuv420p")
 	default:
 		gop := fmt.Sprint(cfg.GOP)
 		args = append(args,
