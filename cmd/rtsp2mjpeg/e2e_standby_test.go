@@ -191,31 +191,39 @@ func TestStandbyMJPEGCameraReencoded(t *testing.T) {
 	}
 }
 
-// TestStandbyMPEG4Camera: an older camera that sends MPEG-4 Part 2 with
-// its VOL header in the SDP only. Standby's copy repeats the header before
-// each keyframe, so the viewers' decoder can start from the buffered
-// keyframe: a viewer gets the camera's full rate. Without it the decoder
-// failed ("missing VOL header") and the viewer got keyframes only, one a
-// second.
-func TestStandbyMPEG4Camera(t *testing.T) {
-	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, GOP: 10, Codec: "mpeg4", Log: camLog(t)})
-	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
-		"cameras:\n  - name: door\n    url: %s\n    when_idle: standby\n", cam.URL())))
-	eventually(t, 15*time.Second, "standby: keyframes only", func() bool {
-		st := d.status(t, "door")
-		return st["decoding"] == "keyframes" && st["keyframe_interval"].(float64) > 0
-	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	v := watch(ctx, t, d.base+"/cameras/door/video")
-	v.nextLive(t, 10*time.Second)
-	rate := rateOf(t, v, 3*time.Second)
-	st := d.status(t, "door")
-	t.Logf("MPEG-4 camera woken from standby: %.1f fps, decoding %v, codec %v", rate, st["decoding"], st["codec"])
-	if st["decoding"] != "all" || rate < 8 {
-		t.Errorf("MPEG-4 camera in standby, watched: decoding %v, %.1f fps; want all and the camera's 10", st["decoding"], rate)
-	}
-	if log := d.log.String(); strings.Contains(log, "viewers' decoder stopped") || strings.Contains(log, "VOL header") {
-		t.Error("the viewers' decoder failed on the MPEG-4 stream")
+// TestCameraCodecs: an RTSP camera that sends H.265, as many newer cameras
+// do, and one that sends MPEG-4 Part 2, as older ones do, each with its
+// stream's headers in the SDP only. Each is served at its full rate both
+// at full rate and woken from standby: standby's copy repeats the headers
+// before each keyframe, so the viewers' decoder can start from the
+// buffered keyframe. Without that, the MPEG-4 camera's decoder failed
+// ("missing VOL header") and its viewers got keyframes only, one a second.
+func TestCameraCodecs(t *testing.T) {
+	for _, codec := range []string{"hevc", "mpeg4"} {
+		t.Run(codec, func(t *testing.T) {
+			cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, GOP: 10, Codec: codec, Log: camLog(t)})
+			d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+				"cameras:\n  - name: full\n    url: %s\n  - name: standby\n    url: %s\n    when_idle: standby\n", cam.URL(), cam.URL())))
+			eventually(t, 15*time.Second, "standby: keyframes only", func() bool {
+				st := d.status(t, "standby")
+				return st["decoding"] == "keyframes" && st["keyframe_interval"].(float64) > 0
+			})
+			for _, name := range []string{"full", "standby"} {
+				ctx, cancel := context.WithCancel(t.Context())
+				v := watch(ctx, t, d.base+"/cameras/"+name+"/video")
+				v.nextLive(t, 10*time.Second)
+				rate := rateOf(t, v, 3*time.Second)
+				cancel()
+				st := d.status(t, name)
+				t.Logf("%s camera, %s: %.1f fps to a viewer, decoding %v, codec %v", codec, name, rate, st["decoding"], st["codec"])
+				if st["decoding"] != "all" || st["codec"] != "mjpeg" || rate < 8 {
+					t.Errorf("%s camera, %s, watched: decoding %v, codec %v, %.1f fps; want all, mjpeg and the camera's 10",
+						codec, name, st["decoding"], st["codec"], rate)
+				}
+			}
+			if log := d.log.String(); strings.Contains(log, "viewers' decoder stopped") || strings.Contains(log, "VOL header") {
+				t.Errorf("the viewers' decoder failed on the %s stream", codec)
+			}
+		})
 	}
 }

@@ -33,7 +33,7 @@ func run(argv []string) error {
 	listen := fs.String("listen", "127.0.0.1:8554", "RTSP listen address (host:port; port 0 picks a free one)")
 	size := fs.String("size", fmt.Sprintf("%dx%d", synthcam.DefaultWidth, synthcam.DefaultHeight), "frame size WxH")
 	fps := fs.Int("fps", synthcam.DefaultFPS, "frames per second")
-	codec := fs.String("codec", synthcam.DefaultCodec, "h264, mjpeg or mpeg4")
+	codec := fs.String("codec", synthcam.DefaultCodec, "h264, mjpeg, hevc or mpeg4")
 	gop := fs.Int("gop", 0, "keyframe interval in frames, h264 only (default: fps)")
 	path := fs.String("path", synthcam.DefaultPath, "RTSP path readers use")
 	user := fs.String("user", "", "require this RTSP user from readers")

@@ -43,10 +43,12 @@ const (
 type Config struct {
 	Width, Height int // frame size, default 640x360
 	FPS           int // frame rate, default 15
-	// Codec is "h264" (default), "mjpeg" or "mpeg4" (MPEG-4 Part 2, as
-	// older cameras send it: its VOL header in the SDP only, not in band).
+	// Codec is "h264" (default), "mjpeg", "hevc" (H.265, its VPS/SPS/PPS
+	// in the SDP only, as some cameras send it) or "mpeg4" (MPEG-4 Part 2,
+	// as older cameras send it: its VOL header in the SDP only). hevc and
+	// mpeg4 need an ffmpeg with libx265 and the mpeg4 encoder (Debian's).
 	Codec string
-	// GOP is the keyframe interval in frames (h264, mpeg4); default FPS, i.e.
+	// GOP is the keyframe interval in frames (not mjpeg); default FPS, i.e.
 	// one keyframe a second.
 	GOP int
 	// Addr is the listen address, default "127.0.0.1:0" (a free port chosen
@@ -87,13 +89,15 @@ func (cfg *Config) applyDefaults() error {
 	switch cfg.Codec {
 	case "":
 		cfg.Codec = DefaultCodec
-	case "h264", "mjpeg", "mpeg4":
+	case "h264", "mjpeg", "hevc", "mpeg4":
+	case "h265", "h.265":
+		cfg.Codec = "hevc"
 	case "avc", "h.264":
 		cfg.Codec = "h264"
 	case "jpeg", "mjpg":
 		cfg.Codec = "mjpeg"
 	default:
-		return fmt.Errorf("synthcam: unsupported codec %q (want h264, mjpeg or mpeg4)", cfg.Codec)
+		return fmt.Errorf("synthcam: unsupported codec %q (want h264, mjpeg, hevc or mpeg4)", cfg.Codec)
 	}
 	if cfg.GOP == 0 {
 		cfg.GOP = cfg.FPS
@@ -162,6 +166,12 @@ func (cfg *Config) ffmpegArgs(target string) []string {
 		// be signalled in RFC 2435 RTP/JPEG.
 		args = append(args, "-c:v", "mjpeg", "-huffman", "default", "-force_duplicated_matrix", "1",
 			"-q:v", "5", "-pix_fmt", "yuvj420p")
+	case "hevc":
+		// The RTSP muxer asks for global headers: VPS/SPS/PPS go into the
+		// SDP's sprop-* only, not before each keyframe.
+		gop := fmt.Sprint(cfg.GOP)
+		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
+			"-x265-params", "keyint="+gop+":min-keyint="+gop+":scenecut=0:log-level=error", "-pix_fmt", "yuv420p")
 	case "mpeg4":
 		// The RTSP muxer asks for global headers: the VOL goes into the
 		// SDP's config= only, which is what makes such a camera hard.

@@ -223,7 +223,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestCodecs(t *testing.T) {
-	for _, codec := range []string{"h264", "mjpeg", "mpeg4"} {
+	for _, codec := range []string{"h264", "mjpeg", "hevc", "mpeg4"} {
 		t.Run(codec, func(t *testing.T) {
 			t.Parallel()
 			cam := startCam(t, Config{Codec: codec})
