@@ -15,7 +15,7 @@ func TestBuildArgs(t *testing.T) {
 		f(&c)
 		return c
 	}
-	rtspIn := "-hide_banner -nostdin -loglevel warning -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
+	rtspIn := "-hide_banner -nostdin -loglevel warning -allowed_media_types video -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -i rtsp://viewer:secret@192.0.2.10:554/stream1"
 	const thumbOut = " -an -c:v mjpeg -f image2pipe -fps_mode passthrough -q:v 7 -threads 1 -vf fps=5,scale=320:-2 pipe:3"
 	tests := []struct {
 		name string
@@ -148,7 +148,7 @@ func TestValidate(t *testing.T) {
 
 func TestProbeArgs(t *testing.T) {
 	got := strings.Join(ProbeArgs(DefaultCameraConfig("door", "rtsp://u:p@192.0.2.10/s")), " ")
-	want := "-hide_banner -v error -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 rtsp://u:p@192.0.2.10/s"
+	want := "-hide_banner -v error -allowed_media_types video -analyzeduration 0 -flags low_delay -probesize 32 -rtsp_transport tcp -timeout 5000000 -select_streams v:0 -show_entries stream=codec_name -of default=nw=1:nk=1 rtsp://u:p@192.0.2.10/s"
 	if got != want {
 		t.Errorf("probe args\n got: %s\nwant: %s", got, want)
 	}

@@ -17,6 +17,10 @@ func (s rtspSource) input(c CameraConfig, longProbe bool) (map[string]string, st
 		"rtsp_transport": c.RTSPTransport,
 		// -timeout is the only RTSP socket timeout that works in 5.1 (µs).
 		"timeout": strconv.FormatInt(c.StallTimeout.Microseconds(), 10),
+		// SETUP of the video track only: most cameras also offer audio
+		// (G.711 or AAC), and some an ONVIF metadata track, which the
+		// daemon drops (-an) but the camera would send all the same.
+		"allowed_media_types": "video",
 	}
 	lowDelayProbe(kw, longProbe)
 	return kw, s.raw

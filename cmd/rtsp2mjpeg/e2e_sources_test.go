@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
@@ -154,4 +155,35 @@ func TestEverySourceKindAlike(t *testing.T) {
 	}
 	t.Logf("tiles: %+v", tiles)
 	browsertest.SaveScreenshot(t, "sources.png", wd.Screenshot(t))
+}
+
+// TestCameraWithAudio: most IP cameras send a sound track too (G.711 by
+// default). The daemon sets up the video track only, so the camera sends
+// no audio to it, and serves the video alike at full rate and in standby.
+func TestCameraWithAudio(t *testing.T) {
+	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Audio: "pcm_alaw", Log: camLog(t)})
+	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
+		"cameras:\n  - name: full\n    url: %s\n  - name: standby\n    url: %s\n    when_idle: standby\n", cam.URL(), cam.URL())))
+	eventually(t, 15*time.Second, "both cameras streaming", func() bool {
+		return d.status(t, "full")["state"] == "streaming" && d.status(t, "standby")["decoding"] == "keyframes"
+	})
+	for _, name := range []string{"full", "standby"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		v := watch(ctx, t, d.base+"/cameras/"+name+"/video")
+		v.nextLive(t, 10*time.Second)
+		rate := rateOf(t, v, 3*time.Second)
+		cancel()
+		t.Logf("camera with G.711 audio, %s: %.1f fps to a viewer", name, rate)
+		if rate < 8 {
+			t.Errorf("camera with audio, %s: %.1f fps, want the camera's 10", name, rate)
+		}
+	}
+	tracks := cam.ReaderTracks()
+	t.Logf("the daemon's RTSP sessions set up %v tracks (the camera offers video and audio)", tracks)
+	if len(tracks) != 2 || tracks[0] != 1 || tracks[1] != 1 {
+		t.Errorf("the daemon's RTSP sessions set up %v tracks; want 2 sessions of the video track only", tracks)
+	}
+	if log := d.log.String(); strings.Contains(log, `"level":"warning"`) {
+		t.Errorf("warnings for a camera with audio:\n%s", log)
+	}
 }

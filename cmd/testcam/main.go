@@ -34,7 +34,8 @@ func run(argv []string) error {
 	size := fs.String("size", fmt.Sprintf("%dx%d", synthcam.DefaultWidth, synthcam.DefaultHeight), "frame size WxH")
 	fps := fs.Int("fps", synthcam.DefaultFPS, "frames per second")
 	codec := fs.String("codec", synthcam.DefaultCodec, "h264, mjpeg, hevc or mpeg4")
-	gop := fs.Int("gop", 0, "keyframe interval in frames, h264 only (default: fps)")
+	gop := fs.Int("gop", 0, "keyframe interval in frames, not mjpeg (default: fps)")
+	audio := fs.String("audio", "", "a sound track too: pcm_alaw (G.711) or aac")
 	path := fs.String("path", synthcam.DefaultPath, "RTSP path readers use")
 	user := fs.String("user", "", "require this RTSP user from readers")
 	pass := fs.String("pass", "", "password for --user")
@@ -66,7 +67,7 @@ func run(argv []string) error {
 	defer stop()
 
 	cam, err := synthcam.Start(ctx, synthcam.Config{
-		Width: w, Height: h, FPS: *fps, Codec: *codec, GOP: *gop,
+		Width: w, Height: h, FPS: *fps, Codec: *codec, GOP: *gop, Audio: *audio,
 		Addr: *listen, FFmpeg: *ffmpegPath, Log: log, Path: *path,
 		User: *user, Pass: *pass, AuthMethod: *authMethod,
 	})

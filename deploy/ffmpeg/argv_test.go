@@ -150,24 +150,25 @@ func TestDaemonArgv(t *testing.T) {
 
 	// The synthetic cameras publish with the ffmpeg under test: lavfi
 	// testsrc2, libx264 and the RTSP muxer, as the image's --demo does.
-	startCam := func(codec, publisher string) *synthcam.Camera {
-		c, err := synthcam.Start(ctx, synthcam.Config{Width: 320, Height: 176, FPS: 10, Codec: codec, FFmpeg: publisher, UDP: true})
+	startCam := func(codec, audio, publisher string) *synthcam.Camera {
+		c, err := synthcam.Start(ctx, synthcam.Config{Width: 320, Height: 176, FPS: 10, Codec: codec, Audio: audio, FFmpeg: publisher, UDP: true})
 		if err != nil {
 			t.Fatalf("synthcam %s with %s: %v", codec, publisher, err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	h264Cam, mjpegCam := startCam("h264", ffmpegPath), startCam("mjpeg", ffmpegPath)
+	h264Cam, mjpegCam := startCam("h264", "", ffmpegPath), startCam("mjpeg", "", ffmpegPath)
 	// A newer camera's H.265 and an older one's MPEG-4 Part 2, their
-	// headers in the SDP only. The build has no encoder for them (a camera
-	// encodes, the daemon does not), so Debian's ffmpeg publishes them;
-	// scripts/setup.sh installs it.
+	// headers in the SDP only, and a camera with an AAC sound track. The
+	// build has no encoder for them (a camera encodes, the daemon does
+	// not), so Debian's ffmpeg publishes them; scripts/setup.sh installs it.
 	debian, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Fatalf("the H.265 and MPEG-4 cameras' publisher: %v (run scripts/setup.sh)", err)
+		t.Fatalf("the H.265, MPEG-4 and AAC cameras' publisher: %v (run scripts/setup.sh)", err)
 	}
-	hevcCam, mpeg4Cam := startCam("hevc", debian), startCam("mpeg4", debian)
+	hevcCam, mpeg4Cam := startCam("hevc", "", debian), startCam("mpeg4", "", debian)
+	audioCam := startCam("h264", "aac", debian)
 
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
@@ -223,6 +224,7 @@ func TestDaemonArgv(t *testing.T) {
 		camera("rtsp-h264-keyframes", h264Cam.URL(), "h264", func(c *pipeline.CameraConfig) { c.Codec, c.FPS = pipeline.CodecMJPEG, 1 }),
 		camera("rtsp-mjpeg-auto", mjpegCam.URL(), "mjpeg", nil),
 		camera("rtsp-mjpeg-copy", mjpegCam.URL(), "mjpeg", func(c *pipeline.CameraConfig) { c.Codec = pipeline.CodecCopy }),
+		camera("rtsp-h264-aac", audioCam.URL(), "h264", nil),
 		camera("rtsp-hevc", hevcCam.URL(), "hevc", nil),
 		camera("rtsp-mpeg4", mpeg4Cam.URL(), "mpeg4", nil),
 		camera("file-h264-mp4", "file://"+filepath.Join(testdata, "h264.mp4"), "h264", nil),

@@ -176,6 +176,18 @@ func (c *Camera) ReadersByPath() map[string]int {
 	return m
 }
 
+// ReaderTracks is, for each reader session currently playing, how many of
+// the camera's tracks (video, audio) it set up, in no order.
+func (c *Camera) ReaderTracks() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n []int
+	for s := range c.readers {
+		n = append(n, len(s.SetuppedMedias()))
+	}
+	return n
+}
+
 // PublisherRestarts is how many times the publisher exited unexpectedly
 // while the camera was up and was restarted.
 func (c *Camera) PublisherRestarts() int {

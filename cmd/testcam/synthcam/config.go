@@ -73,6 +73,10 @@ type Config struct {
 	// StartTimeout bounds how long Start, Restart and Reboot wait for the
 	// first packet from the publisher; default 10 s.
 	StartTimeout time.Duration
+	// Audio adds a sound track, as most IP cameras send one: "" (none),
+	// "pcm_alaw" (G.711 A-law, 8 kHz mono, the usual camera default) or
+	// "aac" (16 kHz mono). It needs an ffmpeg with that encoder (Debian's).
+	Audio string
 	// UDP also serves readers RTP over UDP (a pair of loopback ports, RTP
 	// even, RTCP odd, chosen at Start and kept across Reboot).
 	UDP bool
@@ -98,6 +102,13 @@ func (cfg *Config) applyDefaults() error {
 		cfg.Codec = "mjpeg"
 	default:
 		return fmt.Errorf("synthcam: unsupported codec %q (want h264, mjpeg, hevc or mpeg4)", cfg.Codec)
+	}
+	switch cfg.Audio = strings.ToLower(strings.TrimSpace(cfg.Audio)); cfg.Audio {
+	case "", "pcm_alaw", "aac":
+	case "g711", "alaw":
+		cfg.Audio = "pcm_alaw"
+	default:
+		return fmt.Errorf("synthcam: unsupported audio %q (want pcm_alaw or aac)", cfg.Audio)
 	}
 	if cfg.GOP == 0 {
 		cfg.GOP = cfg.FPS
@@ -158,7 +169,16 @@ func (cfg *Config) ffmpegArgs(target string) []string {
 		// realtime paces the source at wall-clock speed; unlike -re it resets
 		// (no burst) after the process was stopped for more than 2 s.
 		"-f", "lavfi", "-i", src,
-		"-an",
+	}
+	switch cfg.Audio {
+	case "":
+		args = append(args, "-an")
+	case "pcm_alaw":
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000,arealtime",
+			"-map", "0:v", "-map", "1:a", "-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1")
+	case "aac":
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000,arealtime",
+			"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "32k", "-ar", "16000", "-ac", "1")
 	}
 	switch cfg.Codec {
 	case "mjpeg":
