@@ -57,6 +57,15 @@ func rateOf(t *testing.T, v *viewer, d time.Duration) float64 {
 	}
 }
 
+// watchRate is the live frame rate of a viewer of url over d, from its
+// first live frame; the viewer leaves after.
+func watchRate(t *testing.T, url string, d time.Duration) float64 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	return rateOf(t, watch(ctx, t, url), d)
+}
+
 func TestConfigThreeCamerasAreIndependent(t *testing.T) {
 	h264 := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 15, Log: camLog(t)})
 	mjpg := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Codec: "mjpeg", Log: camLog(t)})

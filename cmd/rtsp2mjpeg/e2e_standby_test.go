@@ -209,11 +209,7 @@ func TestCameraCodecs(t *testing.T) {
 				return st["decoding"] == "keyframes" && st["keyframe_interval"].(float64) > 0
 			})
 			for _, name := range []string{"full", "standby"} {
-				ctx, cancel := context.WithCancel(t.Context())
-				v := watch(ctx, t, d.base+"/cameras/"+name+"/video")
-				v.nextLive(t, 10*time.Second)
-				rate := rateOf(t, v, 3*time.Second)
-				cancel()
+				rate := watchRate(t, d.base+"/cameras/"+name+"/video", 3*time.Second)
 				st := d.status(t, name)
 				t.Logf("%s camera, %s: %.1f fps to a viewer, decoding %v, codec %v", codec, name, rate, st["decoding"], st["codec"])
 				if st["decoding"] != "all" || st["codec"] != "mjpeg" || rate < 8 {
