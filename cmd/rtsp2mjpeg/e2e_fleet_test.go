@@ -57,13 +57,14 @@ func rateOf(t *testing.T, v *viewer, d time.Duration) float64 {
 	}
 }
 
-// watchRate is the live frame rate of a viewer of url over d, from its
-// first live frame; the viewer leaves after.
+// watchRate starts a viewer of url, waits up to 10 s for its first live
+// frame and returns its live frame rate over d. The viewer stays until the
+// test ends, so what is checked next is checked while it watches.
 func watchRate(t *testing.T, url string, d time.Duration) float64 {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	return rateOf(t, watch(ctx, t, url), d)
+	v := watch(t.Context(), t, url)
+	v.nextLive(t, 10*time.Second)
+	return rateOf(t, v, d)
 }
 
 func TestConfigThreeCamerasAreIndependent(t *testing.T) {

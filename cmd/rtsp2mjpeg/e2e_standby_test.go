@@ -147,11 +147,7 @@ func TestStandbyMJPEGCameraFromTheStart(t *testing.T) {
 	cam := startCamera(t, synthcam.Config{Width: 320, Height: 240, FPS: 10, Codec: "mjpeg", Log: camLog(t)})
 	d := startDaemon(t, "--config", writeConfig(t, "", fmt.Sprintf(
 		"cameras:\n  - name: door\n    url: %s\n    when_idle: standby\n", cam.URL())))
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	v := watch(ctx, t, d.base+"/cameras/door/video")
-	v.nextLive(t, 10*time.Second)
-	rate := rateOf(t, v, 3*time.Second)
+	rate := watchRate(t, d.base+"/cameras/door/video", 3*time.Second)
 	st := d.status(t, "door")
 	if st["codec"] != "copy" || st["decoding"] != "none" || rate < 8 {
 		t.Errorf("MJPEG camera in standby: codec %v, decoding %v, %.1f fps; want copy, none, 10", st["codec"], st["decoding"], rate)
@@ -174,11 +170,7 @@ func TestStandbyMJPEGCameraReencoded(t *testing.T) {
 	eventually(t, 15*time.Second, "standby says the camera is all keyframes", func() bool {
 		return strings.Contains(fmt.Sprint(d.status(t, "door")["when_idle_note"]), "every frame is a keyframe")
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	v := watch(ctx, t, d.base+"/cameras/door/video")
-	v.nextLive(t, 10*time.Second)
-	rate := rateOf(t, v, 3*time.Second)
+	rate := watchRate(t, d.base+"/cameras/door/video", 3*time.Second)
 	st := d.status(t, "door")
 	if st["decoding"] != "all" || st["restarts"] != float64(0) || rate < 8 {
 		t.Errorf("re-encoded MJPEG camera in standby, watched: decoding %v, restarts %v, %.1f fps; want all, 0, 10", st["decoding"], st["restarts"], rate)
